@@ -1,0 +1,86 @@
+from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy as _
+
+from helpdesk.errors import ServiceError
+
+from . import services
+from .models import Conversation, ConversationEvent, Message, Tag
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class MessageInline(ReadOnlyInline):
+    model = Message
+    fields = ["created_at", "author", "agent", "channel", "body", "delivery_status", "delivery_error"]
+    readonly_fields = fields
+
+
+class EventInline(ReadOnlyInline):
+    model = ConversationEvent
+    fields = ["created_at", "kind", "actor", "data"]
+    readonly_fields = fields
+
+
+@admin.register(Conversation)
+class ConversationAdmin(admin.ModelAdmin):
+    """Conversations are changed in the dashboard; here the owner finds, reads, resolves and reopens them."""
+
+    list_display = [
+        "id",
+        "visitor",
+        "channel",
+        "status",
+        "assignee",
+        "group",
+        "rating",
+        "created_at",
+        "last_message_at",
+    ]
+    list_filter = ["status", "channel", "rating", "assignee", "group", "tags", "created_at"]
+    search_fields = ["visitor__name", "visitor__email", "visitor__phone", "page_url", "ip_address"]
+    list_select_related = ["visitor", "assignee", "group"]
+    date_hierarchy = "created_at"
+    inlines = [MessageInline, EventInline]
+    actions = ["resolve", "reopen"]
+    show_full_result_count = False
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in Conversation._meta.fields] + ["tags"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def _apply(self, request, queryset, service, done: str):
+        count = 0
+        for conversation in queryset:
+            try:
+                service(conversation=conversation, actor=request.user)
+                count += 1
+            except ServiceError as error:
+                self.message_user(request, f"#{conversation.pk}: {error.message}", messages.ERROR)
+        if count:
+            self.message_user(request, done % {"count": count})
+
+    @admin.action(description=_("Resolve selected conversations"))
+    def resolve(self, request, queryset):
+        self._apply(request, queryset, services.conversation_resolve, _("%(count)d conversations resolved."))
+
+    @admin.action(description=_("Reopen selected conversations"))
+    def reopen(self, request, queryset):
+        self._apply(request, queryset, services.conversation_reopen, _("%(count)d conversations reopened."))
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):
+    list_display = ["name"]
+    search_fields = ["name"]

@@ -1,0 +1,93 @@
+"""The conversation event hub.
+
+Services publish plain, JSON-able events (`{"type": "message.created", "conversation": {...}, ...}`);
+they reach subscribers only after the transaction commits, so nobody hears of a change that was
+rolled back. The realtime fan-out, notifications and outbound webhooks subscribe; channels that
+deliver replies elsewhere (Messenger, email) register a deliverer for their channel name. Neither
+needs `conversations` to import them.
+"""
+
+import logging
+from collections.abc import Callable
+from functools import partial
+
+from django.db import transaction
+
+from .models import Conversation, ConversationEvent, Message
+
+logger = logging.getLogger(__name__)
+
+Event = dict
+_subscribers: list[Callable[[Event], None]] = []
+_deliverers: dict[str, Callable[[int], None]] = {}
+
+
+def subscribe(handler: Callable[[Event], None]) -> Callable[[Event], None]:
+    """Call `handler(event)` after commit for every published event; usable as a decorator."""
+    if handler not in _subscribers:
+        _subscribers.append(handler)
+    return handler
+
+
+def publish(event: Event) -> None:
+    transaction.on_commit(partial(_dispatch, event))
+
+
+def _dispatch(event: Event) -> None:
+    for handler in list(_subscribers):
+        try:
+            handler(event)
+        except Exception:  # one broken subscriber must not starve the others
+            logger.exception("Event subscriber %r failed on %s", handler, event.get("type"))
+
+
+def register_deliverer(channel: str, deliver: Callable[[int], None]) -> None:
+    """`deliver(message_id)` is called after commit for each agent message sent on `channel`."""
+    _deliverers[channel] = deliver
+
+
+def has_deliverer(channel: str) -> bool:
+    return channel in _deliverers
+
+
+def schedule_delivery(message: Message) -> None:
+    transaction.on_commit(partial(_deliverers[message.channel], message.pk))
+
+
+def conversation_payload(conversation: Conversation) -> dict:
+    return {
+        "id": conversation.pk,
+        "visitor_id": conversation.visitor_id,
+        "channel": conversation.channel,
+        "status": conversation.status,
+        "assignee_id": conversation.assignee_id,
+        "group_id": conversation.group_id,
+        "rating": conversation.rating,
+        "created_at": conversation.created_at.isoformat(),
+        "last_message_at": conversation.last_message_at.isoformat(),
+        "resolved_at": conversation.resolved_at.isoformat() if conversation.resolved_at else None,
+    }
+
+
+def message_payload(message: Message) -> dict:
+    return {
+        "id": message.pk,
+        "conversation_id": message.conversation_id,
+        "author": message.author,
+        "agent_id": message.agent_id,
+        "body": message.body,
+        "channel": message.channel,
+        "client_id": message.client_id,
+        "delivery_status": message.delivery_status,
+        "created_at": message.created_at.isoformat(),
+    }
+
+
+def history_payload(event: ConversationEvent) -> dict:
+    return {
+        "id": event.pk,
+        "kind": event.kind,
+        "actor_id": event.actor_id,
+        "data": event.data,
+        "created_at": event.created_at.isoformat(),
+    }

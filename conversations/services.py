@@ -1,0 +1,374 @@
+"""Every change to conversations and messages. Adapters (dashboard, API, admin, consumers, channels,
+tasks) call these and nothing else; refusals are raised as ServiceError."""
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from helpdesk.errors import ServiceError
+from helpdesk.models import Agent, AgentGroup
+from visitors.models import Visitor
+
+from . import events, permissions
+from .masking import mask_card_numbers
+from .models import Channel, Conversation, ConversationEvent, Message, Tag
+
+MAX_MESSAGE_LENGTH = 20_000
+MAX_CLIENT_ID_LENGTH = 64
+
+
+def _refuse_if(reason: str | None) -> None:
+    if reason:
+        raise ServiceError(reason, code="forbidden")
+
+
+def _locked(conversation: Conversation) -> Conversation:
+    """The conversation re-read under a row lock, so concurrent changes apply one after another."""
+    return Conversation.objects.select_for_update().get(pk=conversation.pk)
+
+
+def _record(conversation: Conversation, kind: str, *, actor: Agent | None = None, **data) -> ConversationEvent:
+    """Write a history row and publish it, with the conversation as it now is."""
+    event = ConversationEvent.objects.create(conversation=conversation, kind=kind, actor=actor, data=data)
+    events.publish(
+        {
+            "type": f"conversation.{kind}",
+            "conversation": events.conversation_payload(conversation),
+            "history": events.history_payload(event),
+        }
+    )
+    return event
+
+
+@transaction.atomic
+def conversation_start(
+    *,
+    visitor: Visitor,
+    channel: str = Channel.WEB,
+    page_url: str = "",
+    ip_address: str | None = None,
+    group: AgentGroup | None = None,
+) -> Conversation:
+    """A new open, unassigned conversation with a visitor."""
+    if channel not in Channel.values:
+        raise ServiceError(_("Unknown channel %(channel)s.") % {"channel": channel}, field="channel")
+    now = timezone.now()
+    conversation = Conversation.objects.create(
+        visitor=visitor,
+        channel=channel,
+        page_url=page_url or "",
+        ip_address=ip_address or visitor.ip_address,
+        group=group,
+        created_at=now,
+        last_message_at=now,
+    )
+    _record(conversation, ConversationEvent.Kind.CREATED)
+    return conversation
+
+
+def _clean_body(body: str) -> str:
+    if not isinstance(body, str) or not body.strip():
+        raise ServiceError(_("The message is empty."), field="body")
+    if len(body) > MAX_MESSAGE_LENGTH:
+        raise ServiceError(
+            _("The message is longer than %(limit)d characters.") % {"limit": MAX_MESSAGE_LENGTH}, field="body"
+        )
+    return mask_card_numbers(body.strip())
+
+
+def _existing_duplicate(
+    conversation: Conversation, channel: str, client_id: str | None, external_id: str | None
+) -> Message | None:
+    if client_id and (found := Message.objects.filter(conversation=conversation, client_id=client_id).first()):
+        return found
+    if external_id and (found := Message.objects.filter(channel=channel, external_id=external_id).first()):
+        return found
+    return None
+
+
+@transaction.atomic
+def message_create(
+    *,
+    conversation: Conversation,
+    author: str,
+    body: str,
+    agent: Agent | None = None,
+    channel: str | None = None,
+    client_id: str | None = None,
+    external_id: str | None = None,
+) -> Message:
+    """Store a message, the one door every message of every channel goes through.
+
+    Card numbers are masked before anything is saved. A repeat of a client id (within the
+    conversation) or of an external id (within the channel) returns the stored message and changes
+    nothing. A visitor's message reopens a resolved conversation; an agent's first reply on an
+    unassigned conversation makes them its assignee.
+    """
+    if author not in Message.Author.values:
+        raise ServiceError(_("Unknown message author %(author)s.") % {"author": author}, field="author")
+    if (author == Message.Author.AGENT) != (agent is not None):
+        raise ServiceError(_("An agent message needs its agent, and only an agent message has one."), field="agent")
+    channel = channel or conversation.channel
+    if channel not in Channel.values:
+        raise ServiceError(_("Unknown channel %(channel)s.") % {"channel": channel}, field="channel")
+    if client_id is not None and (not isinstance(client_id, str) or not 0 < len(client_id) <= MAX_CLIENT_ID_LENGTH):
+        raise ServiceError(
+            _("The client id must be 1 to %(limit)d characters.") % {"limit": MAX_CLIENT_ID_LENGTH}, field="client_id"
+        )
+    body = _clean_body(body)
+
+    conversation = _locked(conversation)
+    if duplicate := _existing_duplicate(conversation, channel, client_id, external_id):
+        return duplicate
+    if agent is not None:
+        _refuse_if(permissions.why_cannot_reply(agent, conversation))
+        if channel != Channel.WEB and not events.has_deliverer(channel):
+            raise ServiceError(
+                _("Replies cannot be sent through %(channel)s: that channel is not set up.")
+                % {"channel": Channel(channel).label},
+                code="conflict",
+                field="channel",
+            )
+
+    now = timezone.now()
+    delivery = Message.Delivery.PENDING if agent is not None and channel != Channel.WEB else Message.Delivery.NONE
+    try:
+        with transaction.atomic():
+            message = Message.objects.create(
+                conversation=conversation,
+                author=author,
+                agent=agent,
+                body=body,
+                channel=channel,
+                client_id=client_id,
+                external_id=external_id,
+                delivery_status=delivery,
+                created_at=now,
+            )
+    except IntegrityError:
+        # Another process stored the same message between our check and our insert.
+        if duplicate := _existing_duplicate(conversation, channel, client_id, external_id):
+            return duplicate
+        raise
+
+    conversation.last_message_at = now
+    fields = ["last_message_at"]
+    if author == Message.Author.VISITOR and not conversation.is_open:
+        _reopen(conversation, actor=None, by_visitor=True)
+        fields += ["status", "resolved_at", "assignee"]
+    if agent is not None:
+        if conversation.first_response_at is None:
+            conversation.first_response_at = now
+            fields.append("first_response_at")
+        if conversation.assignee_id is None:
+            conversation.assignee = agent
+            fields.append("assignee")
+            _record(conversation, ConversationEvent.Kind.JOINED, actor=agent, agent_id=agent.pk)
+    conversation.save(update_fields=fields)
+
+    events.publish(
+        {
+            "type": "message.created",
+            "conversation": events.conversation_payload(conversation),
+            "message": events.message_payload(message),
+        }
+    )
+    if delivery == Message.Delivery.PENDING:
+        events.schedule_delivery(message)
+    return message
+
+
+def _latest_conversation(visitor: Visitor, channel: str) -> Conversation | None:
+    return (
+        Conversation.objects.select_for_update()
+        .filter(visitor=visitor, channel=channel)
+        .order_by("-created_at", "-id")
+        .first()
+    )
+
+
+@transaction.atomic
+def visitor_message_create(
+    *,
+    visitor: Visitor,
+    body: str,
+    channel: str = Channel.WEB,
+    conversation: Conversation | None = None,
+    client_id: str | None = None,
+    external_id: str | None = None,
+    page_url: str = "",
+    ip_address: str | None = None,
+    group: AgentGroup | None = None,
+) -> Message:
+    """A visitor writes: into the given conversation, else their latest one on this channel (which
+    reopens if resolved), else a new conversation that their first message opens."""
+    if conversation is not None and conversation.visitor_id != visitor.pk:
+        raise ServiceError(_("That conversation belongs to someone else."), code="forbidden", field="conversation")
+    if conversation is None:
+        _clean_body(body)  # refuse an empty message before it opens an empty conversation
+        conversation = _latest_conversation(visitor, channel) or conversation_start(
+            visitor=visitor, channel=channel, page_url=page_url, ip_address=ip_address, group=group
+        )
+    return message_create(
+        conversation=conversation,
+        author=Message.Author.VISITOR,
+        body=body,
+        channel=channel,
+        client_id=client_id,
+        external_id=external_id,
+    )
+
+
+def _reopen(conversation: Conversation, *, actor: Agent | None, by_visitor: bool) -> None:
+    """Back to open. It stays with its agent only while that agent is online; otherwise it returns to New."""
+    conversation.status = Conversation.Status.OPEN
+    conversation.resolved_at = None
+    if by_visitor and conversation.assignee is not None and not conversation.assignee.is_online:
+        conversation.assignee = None
+    _record(
+        conversation,
+        ConversationEvent.Kind.REOPENED,
+        actor=actor,
+        by="visitor" if by_visitor else "agent",
+        assignee_id=conversation.assignee_id,
+    )
+
+
+@transaction.atomic
+def conversation_resolve(*, conversation: Conversation, actor: Agent) -> Conversation:
+    """Close a finished conversation; only its assignee, a full-access agent or the owner may."""
+    conversation = _locked(conversation)
+    _refuse_if(permissions.why_cannot_resolve(actor, conversation))
+    if not conversation.is_open:
+        return conversation  # two clicks, or two agents at once: resolved is resolved
+    conversation.status = Conversation.Status.RESOLVED
+    conversation.resolved_at = timezone.now()
+    conversation.save(update_fields=["status", "resolved_at"])
+    _record(conversation, ConversationEvent.Kind.RESOLVED, actor=actor)
+    return conversation
+
+
+@transaction.atomic
+def conversation_reopen(*, conversation: Conversation, actor: Agent) -> Conversation:
+    """An agent opens a resolved conversation again (a visitor's message does it by itself)."""
+    conversation = _locked(conversation)
+    _refuse_if(permissions.why_cannot_reply(actor, conversation))
+    if conversation.is_open:
+        return conversation
+    _reopen(conversation, actor=actor, by_visitor=False)
+    conversation.save(update_fields=["status", "resolved_at", "assignee"])
+    return conversation
+
+
+@transaction.atomic
+def conversation_join(*, conversation: Conversation, actor: Agent) -> Conversation:
+    """The agent takes the conversation: it becomes theirs (and leaves New)."""
+    conversation = _locked(conversation)
+    _refuse_if(permissions.why_cannot_join(actor, conversation))
+    if conversation.assignee_id == actor.pk:
+        return conversation
+    previous = conversation.assignee_id
+    conversation.assignee = actor
+    conversation.save(update_fields=["assignee"])
+    _record(conversation, ConversationEvent.Kind.JOINED, actor=actor, agent_id=actor.pk, previous_agent_id=previous)
+    return conversation
+
+
+def _check_can_receive(agent: Agent) -> None:
+    if not agent.is_active or not agent.can_chat:
+        raise ServiceError(_("%(agent)s is inactive and cannot take conversations.") % {"agent": agent}, field="agent")
+
+
+@transaction.atomic
+def conversation_assign(*, conversation: Conversation, agent: Agent, actor: Agent) -> Conversation:
+    """A full-access agent or the owner gives the conversation to an agent."""
+    conversation = _locked(conversation)
+    _refuse_if(permissions.why_cannot_assign(actor))
+    _check_can_receive(agent)
+    if conversation.assignee_id == agent.pk:
+        return conversation
+    previous = conversation.assignee_id
+    conversation.assignee = agent
+    conversation.save(update_fields=["assignee"])
+    _record(conversation, ConversationEvent.Kind.ASSIGNED, actor=actor, agent_id=agent.pk, previous_agent_id=previous)
+    return conversation
+
+
+@transaction.atomic
+def conversation_transfer(
+    *, conversation: Conversation, actor: Agent, agent: Agent | None = None, group: AgentGroup | None = None
+) -> Conversation:
+    """Hand the conversation to another agent, or to a group (where it waits in New for its agents)."""
+    if (agent is None) == (group is None):
+        raise ServiceError(_("Transfer to either an agent or a group."), field="agent")
+    conversation = _locked(conversation)
+    _refuse_if(permissions.why_cannot_transfer(actor, conversation))
+    data = {"from_agent_id": conversation.assignee_id, "from_group_id": conversation.group_id}
+    if agent is not None:
+        _check_can_receive(agent)
+        if agent.pk == conversation.assignee_id:
+            raise ServiceError(
+                _("The conversation is already assigned to %(agent)s.") % {"agent": agent}, field="agent"
+            )
+        conversation.assignee = agent
+        data["to_agent_id"] = agent.pk
+    else:
+        conversation.group = group
+        conversation.assignee = None
+        data["to_group_id"] = group.pk
+    conversation.save(update_fields=["assignee", "group"])
+    _record(conversation, ConversationEvent.Kind.TRANSFERRED, actor=actor, **data)
+    return conversation
+
+
+@transaction.atomic
+def conversation_tag(*, conversation: Conversation, tag: Tag, actor: Agent) -> Conversation:
+    _refuse_if(permissions.why_cannot_reply(actor, conversation))
+    if conversation.tags.filter(pk=tag.pk).exists():
+        return conversation
+    conversation.tags.add(tag)
+    _record(conversation, ConversationEvent.Kind.TAGGED, actor=actor, tag=tag.name, tag_id=tag.pk)
+    return conversation
+
+
+@transaction.atomic
+def conversation_untag(*, conversation: Conversation, tag: Tag, actor: Agent) -> Conversation:
+    _refuse_if(permissions.why_cannot_reply(actor, conversation))
+    if not conversation.tags.filter(pk=tag.pk).exists():
+        return conversation
+    conversation.tags.remove(tag)
+    _record(conversation, ConversationEvent.Kind.UNTAGGED, actor=actor, tag=tag.name, tag_id=tag.pk)
+    return conversation
+
+
+@transaction.atomic
+def tag_get_or_create(*, name: str, actor: Agent) -> Tag:
+    """The tag with this name (in any letter case); agents with full access may create new ones."""
+    name = (name or "").strip()
+    if not name or len(name) > Tag._meta.get_field("name").max_length:
+        raise ServiceError(_("A tag name is 1 to 50 characters."), field="name")
+    if tag := Tag.objects.filter(name__iexact=name).first():
+        return tag
+    _refuse_if(permissions.why_cannot_create_tag(actor))
+    return Tag.objects.create(name=name)
+
+
+@transaction.atomic
+def conversation_rate(*, conversation: Conversation, visitor: Visitor, rating: int, comment: str = "") -> Conversation:
+    """The visitor rates a resolved conversation from 1 to 5, once per resolution."""
+    conversation = _locked(conversation)
+    if conversation.visitor_id != visitor.pk:
+        raise ServiceError(_("Only the visitor of a conversation can rate it."), code="forbidden")
+    if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
+        raise ServiceError(_("The rating is a whole number from 1 to 5."), field="rating")
+    if conversation.is_open:
+        raise ServiceError(_("A conversation can be rated once it is resolved."), code="conflict")
+    if conversation.rated_at and conversation.rated_at >= conversation.resolved_at:
+        raise ServiceError(_("This conversation has already been rated."), code="conflict")
+    comment = mask_card_numbers((comment or "").strip())[:2000]
+    conversation.rating = rating
+    conversation.rating_comment = comment
+    conversation.rated_at = timezone.now()
+    conversation.save(update_fields=["rating", "rating_comment", "rated_at"])
+    _record(conversation, ConversationEvent.Kind.RATED, rating=rating, comment=comment)
+    return conversation

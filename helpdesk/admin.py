@@ -1,0 +1,100 @@
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm, PasswordResetForm, UserChangeForm
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from . import services
+from .errors import ServiceError
+from .models import Agent, AgentGroup
+from .permissions import why_cannot_lose_owner
+
+
+class AgentChangeForm(UserChangeForm):
+    class Meta:
+        model = Agent
+        fields = "__all__"
+
+    def clean(self):
+        cleaned = super().clean()
+        reason = why_cannot_lose_owner(
+            self.instance, role=cleaned.get("role", self.instance.role), is_active=cleaned.get("is_active", True)
+        )
+        if reason:
+            raise ValidationError(reason)
+        return cleaned
+
+
+class AgentCreationForm(AdminUserCreationForm):
+    class Meta:
+        model = Agent
+        fields = ("email", "name", "public_name", "role")
+
+
+@admin.register(Agent)
+class AgentAdmin(UserAdmin):
+    form = AgentChangeForm
+    add_form = AgentCreationForm
+    ordering = ["name"]
+    list_display = ["name", "email", "role", "can_chat", "is_active", "status", "last_seen_at"]
+    list_filter = ["role", "can_chat", "is_active", "status", "groups"]
+    search_fields = ["name", "public_name", "email"]
+    filter_horizontal = ["groups"]
+    readonly_fields = ["last_seen_at", "date_joined", "last_login"]
+    fieldsets = [
+        (None, {"fields": ["email", "password"]}),
+        (_("Profile"), {"fields": ["name", "public_name", "avatar", "language"]}),
+        (_("Access"), {"fields": ["role", "can_chat", "is_active", "groups"]}),
+        (_("Presence"), {"fields": ["status", "last_seen_at", "last_login", "date_joined"]}),
+    ]
+    add_fieldsets = [
+        (
+            None,
+            {
+                "classes": ["wide"],
+                "fields": ["email", "name", "public_name", "role", "usable_password", "password1", "password2"],
+            },
+        ),
+    ]
+    actions = ["activate", "deactivate", "send_password_reset"]
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            super().save_model(request, obj, form, change)  # the creation form hashes the password
+            return
+        # The form has applied the changes to `obj`; the service re-reads the agent and re-checks them.
+        changes = {field: getattr(obj, field) for field in form.changed_data if field in services.AGENT_EDITABLE_FIELDS}
+        services.agent_update(agent=obj, actor=request.user, **changes)
+
+    def _set_active(self, request, queryset, can_chat: bool):
+        for agent in queryset:
+            try:
+                services.agent_update(agent=agent, actor=request.user, can_chat=can_chat)
+            except ServiceError as error:
+                self.message_user(request, f"{agent}: {error.message}", messages.ERROR)
+
+    @admin.action(description=_("Activate: can chat again"))
+    def activate(self, request, queryset):
+        self._set_active(request, queryset, True)
+
+    @admin.action(description=_("Deactivate: can read but not chat"))
+    def deactivate(self, request, queryset):
+        self._set_active(request, queryset, False)
+
+    @admin.action(description=_("Send a password reset email"))
+    def send_password_reset(self, request, queryset):
+        for agent in queryset:
+            form = PasswordResetForm({"email": agent.email})
+            if form.is_valid():
+                form.save(request=request, use_https=request.is_secure())
+        self.message_user(request, _("Password reset emails sent."))
+
+
+@admin.register(AgentGroup)
+class AgentGroupAdmin(admin.ModelAdmin):
+    list_display = ["name", "member_count"]
+    search_fields = ["name"]
+
+    @admin.display(description=_("agents"))
+    def member_count(self, group):
+        return group.agents.count()

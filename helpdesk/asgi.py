@@ -1,0 +1,25 @@
+"""ASGI entry point: HTTP through Django, websockets through Channels (served by uvicorn)."""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
+django_asgi_app = get_asgi_application()
+
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.conf import settings  # noqa: E402
+
+from helpdesk.routing import websocket_urlpatterns  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        "websocket": URLRouter(websocket_urlpatterns),
+    }
+)
+
+if settings.CELERY_EMBEDDED_WORKER and not settings.CELERY_TASK_ALWAYS_EAGER:
+    from helpdesk.celery import start_embedded_worker
+
+    start_embedded_worker()

@@ -1,0 +1,30 @@
+"""The one exception type services raise when they refuse an action or reject input.
+
+Each adapter turns it into its own kind of error: an HTTP status in the API, a websocket error
+frame, a message in the admin or the dashboard.
+"""
+
+
+class ServiceError(Exception):
+    """A refusal or invalid input, with a machine-readable code and, when known, the field at fault."""
+
+    #: code -> the HTTP status an API answers with
+    STATUS = {"invalid": 400, "forbidden": 403, "not_found": 404, "conflict": 409}
+
+    def __init__(self, message: str, *, code: str = "invalid", field: str | None = None):
+        if code not in self.STATUS:
+            raise ValueError(f"unknown ServiceError code {code!r}")
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.field = field
+
+    @property
+    def http_status(self) -> int:
+        return self.STATUS[self.code]
+
+    def as_dict(self) -> dict:
+        data = {"code": self.code, "message": self.message}
+        if self.field:
+            data["field"] = self.field
+        return data

@@ -1,0 +1,129 @@
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class AgentGroup(models.Model):
+    """A team of agents that conversations can be routed and transferred to."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("agent group")
+        verbose_name_plural = _("agent groups")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AgentManager(BaseUserManager):
+    def create_user(self, email: str, password: str | None = None, **fields) -> "Agent":
+        if not email:
+            raise ValueError("An agent needs an email address.")
+        agent = self.model(email=self.normalize_email(email).lower(), **fields)
+        agent.set_password(password)
+        agent.save(using=self._db)
+        return agent
+
+    def create_superuser(self, email: str, password: str | None = None, **fields) -> "Agent":
+        fields["role"] = Agent.Role.OWNER
+        return self.create_user(email, password, **fields)
+
+    def get_by_natural_key(self, email: str) -> "Agent":
+        return self.get(email__iexact=email)
+
+
+class Agent(AbstractBaseUser):
+    """Someone who answers visitors in the dashboard. The owner also configures the account."""
+
+    class Role(models.TextChoices):
+        OWNER = "owner", _("Owner")
+        FULL = "full", _("Full access")
+        LIMITED = "limited", _("Limited access")
+
+    class Status(models.TextChoices):
+        ONLINE = "online", _("Online")
+        OFFLINE = "offline", _("Offline")
+
+    email = models.EmailField(_("email"), unique=True)
+    name = models.CharField(_("dashboard name"), max_length=100, help_text=_("Shown to colleagues."))
+    public_name = models.CharField(
+        _("public name"), max_length=100, blank=True, help_text=_("Shown to visitors; the dashboard name if empty.")
+    )
+    avatar = models.ImageField(_("avatar"), upload_to="avatars/", blank=True)
+    role = models.CharField(_("role"), max_length=10, choices=Role.choices, default=Role.LIMITED)
+    is_active = models.BooleanField(
+        _("can log in"), default=True, help_text=_("Untick to lock the agent out of the helpdesk entirely.")
+    )
+    can_chat = models.BooleanField(
+        _("active"),
+        default=True,
+        help_text=_("Inactive agents can read conversations but cannot write to visitors or take conversations."),
+    )
+    groups = models.ManyToManyField(AgentGroup, related_name="agents", blank=True, verbose_name=_("groups"))
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.OFFLINE, help_text=_("Chosen by the agent.")
+    )
+    last_seen_at = models.DateTimeField(_("last seen"), null=True, blank=True, editable=False)
+    language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES, default="en")
+    date_joined = models.DateTimeField(_("joined"), default=timezone.now, editable=False)
+
+    objects = AgentManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = ["name"]
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("agent")
+        verbose_name_plural = _("agents")
+        indexes = [models.Index(fields=["status", "last_seen_at"], name="agent_presence_idx")]
+
+    def __str__(self) -> str:
+        return self.name or self.email
+
+    @property
+    def display_public_name(self) -> str:
+        return self.public_name or self.name
+
+    @property
+    def is_owner(self) -> bool:
+        return self.role == self.Role.OWNER
+
+    @property
+    def has_full_access(self) -> bool:
+        """Owners and full-access agents see every conversation and change every setting."""
+        return self.role in (self.Role.OWNER, self.Role.FULL)
+
+    @property
+    def is_online(self) -> bool:
+        """Chose to be online and a dashboard of theirs sent a heartbeat recently."""
+        return (
+            self.status == self.Status.ONLINE
+            and self.last_seen_at is not None
+            and self.last_seen_at >= timezone.now() - timedelta(seconds=settings.AGENT_PRESENCE_TTL)
+        )
+
+    # The Django admin is the owner's; these replace django.contrib.auth's permission tables.
+    @property
+    def is_staff(self) -> bool:
+        return self.is_active and self.is_owner
+
+    @property
+    def is_superuser(self) -> bool:
+        return self.is_staff
+
+    def has_perm(self, perm: str, obj=None) -> bool:
+        return self.is_staff
+
+    def has_perms(self, perm_list, obj=None) -> bool:
+        return self.is_staff
+
+    def has_module_perms(self, app_label: str) -> bool:
+        return self.is_staff

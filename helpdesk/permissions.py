@@ -1,0 +1,16 @@
+"""Rules about agents, written once for the admin, the dashboard and the API."""
+
+from django.utils.translation import gettext as _
+
+from .models import Agent
+
+
+def why_cannot_lose_owner(agent: Agent, *, role: str, is_active: bool) -> str | None:
+    """The account always keeps at least one active owner: `agent` as stored now may not become
+    something else (`role`, `is_active`) if they are the last one."""
+    was_owner = agent.pk is not None and agent.role == Agent.Role.OWNER and agent.is_active
+    stays_owner = role == Agent.Role.OWNER and is_active
+    if not was_owner or stays_owner:
+        return None
+    others = Agent.objects.filter(role=Agent.Role.OWNER, is_active=True).exclude(pk=agent.pk)
+    return None if others.exists() else _("The account must keep at least one active owner.")

@@ -1,0 +1,121 @@
+"""Changes to agents and groups, used by the admin, the dashboard's settings and the API alike."""
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from .errors import ServiceError
+from .models import Agent, AgentGroup
+from .permissions import why_cannot_lose_owner
+
+AGENT_PERSONAL_FIELDS = {"name", "public_name", "language", "avatar", "status"}
+AGENT_EDITABLE_FIELDS = AGENT_PERSONAL_FIELDS | {"role", "can_chat", "is_active", "email"}
+
+
+def _require_owner(actor: Agent) -> None:
+    if not actor.is_owner:
+        raise ServiceError(_("Only the owner can manage agents."), code="forbidden")
+
+
+def _check_email(email: str, *, exclude: Agent | None = None) -> str:
+    email = (email or "").strip().lower()
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise ServiceError(_("Enter a valid email address."), field="email") from None
+    taken = Agent.objects.filter(email__iexact=email)
+    if exclude is not None:
+        taken = taken.exclude(pk=exclude.pk)
+    if taken.exists():
+        raise ServiceError(_("Another agent already uses this email address."), field="email", code="conflict")
+    return email
+
+
+@transaction.atomic
+def agent_create(
+    *,
+    actor: Agent | None,
+    email: str,
+    name: str,
+    password: str | None,
+    role: str = Agent.Role.LIMITED,
+    public_name: str = "",
+    language: str = "en",
+    groups: list[AgentGroup] | tuple = (),
+) -> Agent:
+    """A new agent; only the owner adds agents (`actor=None` is the installer creating the first owner)."""
+    if actor is not None:
+        _require_owner(actor)
+    elif Agent.objects.exists():
+        raise ServiceError(_("Only the owner can manage agents."), code="forbidden")
+    if role not in Agent.Role.values:
+        raise ServiceError(_("Unknown role %(role)s.") % {"role": role}, field="role")
+    if not (name or "").strip():
+        raise ServiceError(_("The agent needs a name."), field="name")
+    agent = Agent(email=_check_email(email), name=name.strip(), public_name=public_name, role=role, language=language)
+    if password:
+        try:
+            validate_password(password, agent)
+        except ValidationError as error:
+            raise ServiceError(" ".join(error.messages), field="password") from None
+        agent.set_password(password)
+    else:
+        agent.set_unusable_password()  # they set one through the password-reset email
+    agent.save()
+    agent.groups.set(groups)
+    return agent
+
+
+@transaction.atomic
+def agent_update(*, agent: Agent, actor: Agent, **changes) -> Agent:
+    """Change an agent. Agents change their own profile (names, avatar, language, status); the rest
+    is the owner's, and the account always keeps at least one active owner."""
+    unknown = set(changes) - AGENT_EDITABLE_FIELDS - {"groups"}
+    if unknown:
+        raise ServiceError(_("These fields cannot be changed: %(fields)s.") % {"fields": ", ".join(sorted(unknown))})
+    if not (actor.pk == agent.pk and set(changes) <= AGENT_PERSONAL_FIELDS):
+        _require_owner(actor)
+    agent = Agent.objects.select_for_update().get(pk=agent.pk)
+    if "email" in changes:
+        changes["email"] = _check_email(changes["email"], exclude=agent)
+    if "role" in changes and changes["role"] not in Agent.Role.values:
+        raise ServiceError(_("Unknown role %(role)s.") % {"role": changes["role"]}, field="role")
+    if "language" in changes and changes["language"] not in dict(Agent._meta.get_field("language").choices):
+        raise ServiceError(_("Unknown language %(language)s.") % {"language": changes["language"]}, field="language")
+    if "status" in changes and changes["status"] not in Agent.Status.values:
+        raise ServiceError(_("Status is online or offline."), field="status")
+    if "name" in changes and not (changes["name"] or "").strip():
+        raise ServiceError(_("The agent needs a name."), field="name")
+    role, is_active = changes.get("role", agent.role), changes.get("is_active", agent.is_active)
+    if reason := why_cannot_lose_owner(agent, role=role, is_active=is_active):
+        raise ServiceError(reason, field="role", code="conflict")
+    groups = changes.pop("groups", None)
+    for field, value in changes.items():
+        setattr(agent, field, value)
+    agent.save()
+    if groups is not None:
+        agent.groups.set(groups)
+    return agent
+
+
+def agent_set_status(*, agent: Agent, status: str) -> Agent:
+    """The agent switches themselves online or offline."""
+    if status not in Agent.Status.values:
+        raise ServiceError(_("Status is online or offline."), field="status")
+    fields = {"status": status}
+    if status == Agent.Status.ONLINE:
+        fields["last_seen_at"] = timezone.now()
+    Agent.objects.filter(pk=agent.pk).update(**fields)
+    for field, value in fields.items():
+        setattr(agent, field, value)
+    return agent
+
+
+def agent_heartbeat(*, agent: Agent) -> None:
+    """A dashboard of the agent is still connected; presence expires without these."""
+    now = timezone.now()
+    Agent.objects.filter(pk=agent.pk).update(last_seen_at=now)
+    agent.last_seen_at = now

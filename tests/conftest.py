@@ -1,0 +1,92 @@
+import os
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from helpdesk.celery import app as celery_app
+from helpdesk.models import Agent
+
+from .factories import AgentFactory, ConversationFactory, VisitorFactory
+
+IN_CI = bool(os.environ.get("CI"))
+
+
+def pytest_configure(config):
+    from django.conf import settings
+
+    # Hashing a password the production way takes a fifth of a second; tests create hundreds.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _celery_runs_tasks_in_the_test():
+    celery_app.conf.task_always_eager = True
+    celery_app.conf.task_eager_propagates = True
+
+
+@pytest.fixture
+def owner(db):
+    return AgentFactory(role=Agent.Role.OWNER, name="Olga Owner")
+
+
+@pytest.fixture
+def full_agent(db):
+    return AgentFactory(role=Agent.Role.FULL, name="Fanni Full")
+
+
+@pytest.fixture
+def agent(db):
+    """A limited agent, online."""
+    return AgentFactory(role=Agent.Role.LIMITED, name="Lili Limited", online=True)
+
+
+@pytest.fixture
+def colleague(db):
+    return AgentFactory(role=Agent.Role.LIMITED, name="Csaba Colleague", online=True)
+
+
+@pytest.fixture
+def visitor(db):
+    return VisitorFactory(name="Vera Visitor", email="vera@example.com")
+
+
+@pytest.fixture
+def conversation(visitor):
+    return ConversationFactory(visitor=visitor)
+
+
+def online(agent: Agent) -> Agent:
+    agent.status = Agent.Status.ONLINE
+    agent.last_seen_at = timezone.now()
+    agent.save(update_fields=["status", "last_seen_at"])
+    return agent
+
+
+def gone_offline(agent: Agent) -> Agent:
+    agent.last_seen_at = timezone.now() - timedelta(hours=1)
+    agent.save(update_fields=["last_seen_at"])
+    return agent
+
+
+def service_url(variable: str, default_in_ci: str) -> str:
+    """The URL of an external service a test needs: from the environment, else (in CI) the local one,
+    else the test is skipped. In CI a missing service fails the test instead of skipping it."""
+    url = os.environ.get(variable) or (default_in_ci if IN_CI else "")
+    if not url:
+        pytest.skip(f"{variable} is not set")
+    return url
+
+
+@pytest.fixture
+def redis_url():
+    import redis
+
+    url = service_url("REDIS_URL", "redis://127.0.0.1:6379/0")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError as error:
+        if IN_CI:
+            pytest.fail(f"Redis at {url} is not reachable: {error}")
+        pytest.skip(f"Redis at {url} is not reachable")
+    return url

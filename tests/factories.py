@@ -1,0 +1,76 @@
+import factory
+from django.utils import timezone
+
+from conversations.models import Channel, Conversation, Message, Tag
+from helpdesk.models import Agent, AgentGroup
+from visitors.models import Visitor
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+class AgentGroupFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AgentGroup
+        django_get_or_create = ["name"]
+
+    name = factory.Sequence(lambda n: f"Group {n}")
+
+
+class AgentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Agent
+        skip_postgeneration_save = True
+
+    class Params:
+        online = factory.Trait(status=Agent.Status.ONLINE, last_seen_at=factory.LazyFunction(timezone.now))
+
+    email = factory.Sequence(lambda n: f"agent{n}@example.com")
+    name = factory.Sequence(lambda n: f"Agent {n}")
+    role = Agent.Role.LIMITED
+    password = factory.django.Password(PASSWORD)
+
+    @factory.post_generation
+    def groups(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.groups.set(extracted)
+
+
+class VisitorFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Visitor
+
+    name = factory.Sequence(lambda n: f"Visitor {n}")
+    ip_address = "203.0.113.7"
+
+
+class TagFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Tag
+        django_get_or_create = ["name"]
+
+    name = factory.Sequence(lambda n: f"tag{n}")
+
+
+class ConversationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Conversation
+        skip_postgeneration_save = True
+
+    visitor = factory.SubFactory(VisitorFactory)
+    channel = Channel.WEB
+    page_url = "https://shop.example.com/"
+    ip_address = "203.0.113.7"
+
+    @factory.post_generation
+    def tags(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.tags.set(extracted)
+
+
+class MessageFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Message
+
+    conversation = factory.SubFactory(ConversationFactory)
+    author = Message.Author.VISITOR
+    body = factory.Faker("sentence")

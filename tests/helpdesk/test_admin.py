@@ -1,0 +1,121 @@
+import pytest
+
+from conversations.models import Conversation
+from helpdesk.models import Agent
+
+from ..factories import ConversationFactory, VisitorFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def owner_client(client, owner):
+    client.force_login(owner)
+    return client
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/",
+        "/admin/helpdesk/agent/",
+        "/admin/helpdesk/agent/add/",
+        "/admin/helpdesk/agentgroup/",
+        "/admin/conversations/conversation/",
+        "/admin/conversations/tag/",
+        "/admin/visitors/visitor/",
+    ],
+)
+def test_owner_opens_every_admin_page(owner_client, url):
+    ConversationFactory()
+
+    assert owner_client.get(url).status_code == 200
+
+
+@pytest.mark.parametrize("role", [Agent.Role.FULL, Agent.Role.LIMITED])
+def test_only_the_owner_gets_into_the_admin(client, role):
+    from ..factories import AgentFactory
+
+    client.force_login(AgentFactory(role=role))
+
+    assert client.get("/admin/").status_code == 302
+
+
+def test_owner_creates_an_agent_in_the_admin(owner_client):
+    response = owner_client.post(
+        "/admin/helpdesk/agent/add/",
+        {
+            "email": "new@example.com",
+            "name": "New Agent",
+            "public_name": "",
+            "role": "limited",
+            "usable_password": "true",
+            "password1": "a-long-passphrase-1",
+            "password2": "a-long-passphrase-1",
+        },
+    )
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert Agent.objects.get(email="new@example.com").check_password("a-long-passphrase-1")
+
+
+def test_admin_refuses_to_demote_the_last_owner(owner_client, owner):
+    page = owner_client.get(f"/admin/helpdesk/agent/{owner.pk}/change/")
+    form = page.context["adminform"].form
+    data = {name: value for name, value in form.initial.items() if value is not None and name != "groups"}
+    data.update({"role": "full", "avatar": "", "language": "en", "status": "offline"})
+
+    response = owner_client.post(f"/admin/helpdesk/agent/{owner.pk}/change/", data)
+
+    assert response.status_code == 200
+    assert "at least one active owner" in response.content.decode()
+    owner.refresh_from_db()
+    assert owner.role == Agent.Role.OWNER
+
+
+def test_deactivate_action_goes_through_the_service(owner_client, agent):
+    owner_client.post("/admin/helpdesk/agent/", {"action": "deactivate", "_selected_action": [agent.pk]})
+
+    agent.refresh_from_db()
+    assert not agent.can_chat
+
+
+def test_resolve_action_resolves_and_records_the_owner(owner_client, owner):
+    conversation = ConversationFactory()
+
+    owner_client.post(
+        "/admin/conversations/conversation/", {"action": "resolve", "_selected_action": [conversation.pk]}
+    )
+
+    conversation.refresh_from_db()
+    assert conversation.status == Conversation.Status.RESOLVED
+    assert conversation.events.get(kind="resolved").actor == owner
+
+
+def test_conversation_history_is_read_only_in_the_admin(owner_client):
+    conversation = ConversationFactory()
+
+    page = owner_client.get(f"/admin/conversations/conversation/{conversation.pk}/change/").content.decode()
+
+    assert 'name="status"' not in page
+
+
+def test_owner_edits_a_visitors_email_and_a_bad_one_is_refused(owner_client):
+    visitor = VisitorFactory(name="Vera")
+    url = f"/admin/visitors/visitor/{visitor.pk}/change/"
+    base = {
+        "name": "Vera K",
+        "phone": "",
+        "notes-TOTAL_FORMS": 0,
+        "notes-INITIAL_FORMS": 0,
+        "page_views-TOTAL_FORMS": 0,
+        "page_views-INITIAL_FORMS": 0,
+    }
+
+    refused = owner_client.post(url, base | {"email": "nope"})
+    saved = owner_client.post(url, base | {"email": "vera@example.com"})
+
+    assert refused.status_code == 200
+    assert saved.status_code == 302
+    visitor.refresh_from_db()
+    assert (visitor.name, visitor.email) == ("Vera K", "vera@example.com")

@@ -1,0 +1,122 @@
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from helpdesk import services
+from helpdesk.errors import ServiceError
+from helpdesk.models import Agent
+
+from ..factories import AgentFactory, AgentGroupFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_owner_adds_an_agent_to_groups(owner):
+    sales = AgentGroupFactory(name="Sales")
+
+    agent = services.agent_create(
+        actor=owner, email="New@Example.com", name="Nora", password="a-long-passphrase-1", groups=[sales]
+    )
+
+    assert agent.email == "new@example.com"
+    assert agent.role == Agent.Role.LIMITED
+    assert agent.check_password("a-long-passphrase-1")
+    assert list(agent.groups.all()) == [sales]
+
+
+def test_agent_without_a_password_sets_one_through_the_reset_email(owner):
+    agent = services.agent_create(actor=owner, email="nopass@example.com", name="Nina", password=None)
+
+    assert not agent.has_usable_password()
+
+
+@pytest.mark.parametrize(
+    ("field", "changes"),
+    [
+        ("email", {"email": "agent0@example.com"}),
+        ("email", {"email": "nope"}),
+        ("password", {"password": "123"}),
+        ("role", {"role": "admin"}),
+        ("name", {"name": "  "}),
+    ],
+)
+def test_invalid_new_agent_is_refused_naming_the_field(owner, field, changes):
+    AgentFactory(email="agent0@example.com")
+    data = {"email": "ok@example.com", "name": "Ok", "password": "a-long-passphrase-1"} | changes
+
+    with pytest.raises(ServiceError) as refused:
+        services.agent_create(actor=owner, **data)
+
+    assert refused.value.field == field
+
+
+def test_only_the_owner_adds_agents(full_agent):
+    with pytest.raises(ServiceError) as refused:
+        services.agent_create(actor=full_agent, email="x@example.com", name="X", password=None)
+
+    assert refused.value.code == "forbidden"
+
+
+def test_agent_changes_their_own_profile_but_not_their_role(agent):
+    services.agent_update(agent=agent, actor=agent, public_name="Lili", language="hu")
+
+    with pytest.raises(ServiceError) as refused:
+        services.agent_update(agent=agent, actor=agent, role=Agent.Role.FULL)
+
+    agent.refresh_from_db()
+    assert (agent.public_name, agent.language, agent.role) == ("Lili", "hu", Agent.Role.LIMITED)
+    assert refused.value.code == "forbidden"
+
+
+def test_owner_deactivates_an_agent_who_can_then_only_read(owner, agent):
+    services.agent_update(agent=agent, actor=owner, can_chat=False)
+
+    agent.refresh_from_db()
+    assert agent.is_active and not agent.can_chat
+
+
+@pytest.mark.parametrize("changes", [{"role": Agent.Role.FULL}, {"is_active": False}])
+def test_the_last_owner_cannot_be_demoted_or_locked_out(owner, changes):
+    with pytest.raises(ServiceError) as refused:
+        services.agent_update(agent=owner, actor=owner, **changes)
+
+    owner.refresh_from_db()
+    assert owner.role == Agent.Role.OWNER and owner.is_active
+    assert refused.value.code == "conflict"
+
+
+def test_an_owner_steps_down_once_another_owner_exists(owner):
+    AgentFactory(role=Agent.Role.OWNER)
+
+    services.agent_update(agent=owner, actor=owner, role=Agent.Role.FULL)
+
+    owner.refresh_from_db()
+    assert owner.role == Agent.Role.FULL
+
+
+def test_agent_is_online_while_heartbeats_keep_coming(agent):
+    services.agent_set_status(agent=agent, status=Agent.Status.ONLINE)
+    assert agent.is_online
+
+    with time_machine.travel(timezone.now() + timedelta(seconds=60)):
+        services.agent_heartbeat(agent=agent)
+    with time_machine.travel(timezone.now() + timedelta(seconds=120)):
+        assert Agent.objects.get(pk=agent.pk).is_online
+    with time_machine.travel(timezone.now() + timedelta(seconds=60 + 91)):
+        assert not Agent.objects.get(pk=agent.pk).is_online
+
+
+def test_agent_who_chose_offline_is_offline_even_when_connected(agent):
+    services.agent_set_status(agent=agent, status=Agent.Status.OFFLINE)
+    services.agent_heartbeat(agent=agent)
+
+    assert not agent.is_online
+
+
+def test_unknown_status_is_refused(agent):
+    with pytest.raises(ServiceError) as refused:
+        services.agent_set_status(agent=agent, status="away")
+
+    assert refused.value.field == "status"

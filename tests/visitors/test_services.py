@@ -1,0 +1,45 @@
+import pytest
+
+from helpdesk.errors import ServiceError
+from visitors import services
+
+pytestmark = pytest.mark.django_db
+
+
+def test_agent_edits_the_visitors_contact_details(visitor, agent):
+    services.visitor_update(
+        visitor=visitor, actor=agent, name=" Vera Kovács ", email="vera@kovacs.hu", phone="+36 1 234"
+    )
+
+    visitor.refresh_from_db()
+    assert (visitor.name, visitor.email, visitor.phone) == ("Vera Kovács", "vera@kovacs.hu", "+36 1 234")
+
+
+def test_an_invalid_email_is_refused_naming_the_field(visitor, agent):
+    with pytest.raises(ServiceError) as refused:
+        services.visitor_update(visitor=visitor, actor=agent, email="not-an-email")
+
+    assert refused.value.field == "email"
+    visitor.refresh_from_db()
+    assert visitor.email == "vera@example.com"
+
+
+def test_only_contact_fields_can_be_edited(visitor, agent):
+    with pytest.raises(ServiceError):
+        services.visitor_update(visitor=visitor, actor=agent, ip_address="1.2.3.4")
+
+
+def test_notes_are_added_edited_and_deleted(visitor, agent, colleague):
+    note = services.visitor_note_add(visitor=visitor, author=agent, body="Prefers email")
+    services.visitor_note_edit(note=note, actor=colleague, body="Prefers phone")
+
+    assert [n.body for n in visitor.notes.all()] == ["Prefers phone"]
+    services.visitor_note_delete(note=note, actor=agent)
+    assert not visitor.notes.exists()
+
+
+def test_an_empty_note_is_refused(visitor, agent):
+    with pytest.raises(ServiceError) as refused:
+        services.visitor_note_add(visitor=visitor, author=agent, body="  ")
+
+    assert refused.value.field == "body"
