@@ -1,13 +1,10 @@
-"""The conversation event hub.
+"""Conversation events and outbound delivery.
 
-Services publish plain, JSON-able events (`{"type": "message.created", "conversation": {...}, ...}`);
-they reach subscribers only after the transaction commits, so nobody hears of a change that was
-rolled back. The realtime fan-out, notifications and outbound webhooks subscribe; channels that
-deliver replies elsewhere (Messenger, email) register a deliverer for their channel name. Neither
-needs `conversations` to import them.
+Services publish through the hub in `helpdesk.events` with the payloads defined here. Channels that
+deliver replies elsewhere (Messenger, email) register a deliverer for their channel name, so
+`conversations` never imports them.
 """
 
-import logging
 from collections.abc import Callable
 from functools import partial
 
@@ -15,30 +12,7 @@ from django.db import transaction
 
 from .models import Conversation, ConversationEvent, Message
 
-logger = logging.getLogger(__name__)
-
-Event = dict
-_subscribers: list[Callable[[Event], None]] = []
 _deliverers: dict[str, Callable[[int], None]] = {}
-
-
-def subscribe(handler: Callable[[Event], None]) -> Callable[[Event], None]:
-    """Call `handler(event)` after commit for every published event; usable as a decorator."""
-    if handler not in _subscribers:
-        _subscribers.append(handler)
-    return handler
-
-
-def publish(event: Event) -> None:
-    transaction.on_commit(partial(_dispatch, event))
-
-
-def _dispatch(event: Event) -> None:
-    for handler in list(_subscribers):
-        try:
-            handler(event)
-        except Exception:  # one broken subscriber must not starve the others
-            logger.exception("Event subscriber %r failed on %s", handler, event.get("type"))
 
 
 def register_deliverer(channel: str, deliver: Callable[[int], None]) -> None:

@@ -5,6 +5,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from helpdesk import events as hub
 from helpdesk.errors import ServiceError
 from helpdesk.models import Agent, AgentGroup
 from visitors.models import Visitor
@@ -30,7 +31,7 @@ def _locked(conversation: Conversation) -> Conversation:
 def _record(conversation: Conversation, kind: str, *, actor: Agent | None = None, **data) -> ConversationEvent:
     """Write a history row and publish it, with the conversation as it now is."""
     event = ConversationEvent.objects.create(conversation=conversation, kind=kind, actor=actor, data=data)
-    events.publish(
+    hub.publish(
         {
             "type": f"conversation.{kind}",
             "conversation": events.conversation_payload(conversation),
@@ -166,7 +167,7 @@ def message_create(
             _record(conversation, ConversationEvent.Kind.JOINED, actor=agent, agent_id=agent.pk)
     conversation.save(update_fields=fields)
 
-    events.publish(
+    hub.publish(
         {
             "type": "message.created",
             "conversation": events.conversation_payload(conversation),
@@ -175,6 +176,41 @@ def message_create(
     )
     if delivery == Message.Delivery.PENDING:
         events.schedule_delivery(message)
+    return message
+
+
+# Delivery only moves forward: a late "delivered" receipt never hides that the message was read.
+_DELIVERY_ORDER = [Message.Delivery.PENDING, Message.Delivery.SENT, Message.Delivery.DELIVERED, Message.Delivery.READ]
+
+
+@transaction.atomic
+def message_set_delivery(*, message: Message, status: str, error: str = "", external_id: str | None = None) -> Message:
+    """Record how far an outbound message got (sent, delivered, read) or why it failed, as its
+    channel reports it; the channel's id for it (a Messenger mid, an email Message-ID) is kept so a
+    later echo or reply is recognised."""
+    if status not in _DELIVERY_ORDER and status != Message.Delivery.FAILED:
+        raise ServiceError(_("Unknown delivery status %(status)s.") % {"status": status}, field="status")
+    message = Message.objects.select_for_update().get(pk=message.pk)
+    current = message.delivery_status
+    if status == Message.Delivery.FAILED:
+        if current in (Message.Delivery.DELIVERED, Message.Delivery.READ):
+            return message  # it got there after all
+    elif current in _DELIVERY_ORDER and _DELIVERY_ORDER.index(status) <= _DELIVERY_ORDER.index(current):
+        return message
+    message.delivery_status = status
+    message.delivery_error = error if status == Message.Delivery.FAILED else ""
+    fields = ["delivery_status", "delivery_error"]
+    if external_id and not message.external_id:
+        message.external_id = external_id
+        fields.append("external_id")
+    message.save(update_fields=fields)
+    hub.publish(
+        {
+            "type": "message.updated",
+            "conversation": events.conversation_payload(message.conversation),
+            "message": events.message_payload(message),
+        }
+    )
     return message
 
 

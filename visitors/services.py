@@ -5,9 +5,11 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from helpdesk import events as hub
 from helpdesk.errors import ServiceError
 from helpdesk.models import Agent
 
+from .events import visitor_payload
 from .models import Visitor, VisitorNote
 
 CONTACT_FIELDS = {"name": 200, "email": 254, "phone": 50}
@@ -43,9 +45,20 @@ def visitor_create(**fields) -> Visitor:
 def visitor_update(*, visitor: Visitor, actor: Agent | None = None, **changes) -> Visitor:
     """Change the visitor's name, email or phone (any agent may: the seed makes them editable)."""
     cleaned = _clean_contact(changes)
-    for field, value in cleaned.items():
-        setattr(visitor, field, value)
-    visitor.save(update_fields=list(cleaned))
+    visitor = Visitor.objects.select_for_update().get(pk=visitor.pk)
+    changed = [field for field, value in cleaned.items() if getattr(visitor, field) != value]
+    for field in changed:
+        setattr(visitor, field, cleaned[field])
+    if changed:
+        visitor.save(update_fields=changed)
+        hub.publish(
+            {
+                "type": "visitor.updated",
+                "visitor": visitor_payload(visitor),
+                "changed": changed,
+                "actor_id": actor.pk if actor else None,
+            }
+        )
     return visitor
 
 

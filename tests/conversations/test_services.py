@@ -3,6 +3,7 @@ from django.core.management import call_command
 
 from conversations import events, services
 from conversations.models import Channel, Conversation, ConversationEvent, Message
+from helpdesk import events as hub
 from helpdesk.errors import ServiceError
 from helpdesk.models import Agent
 
@@ -29,9 +30,9 @@ def resolved_by(conversation: Conversation, agent: Agent) -> Conversation:
 def published():
     """Every event published while the test runs, in order, as subscribers receive them."""
     received = []
-    events.subscribe(received.append)
+    hub.subscribe(received.append)
     yield received
-    events._subscribers.remove(received.append)
+    hub.unsubscribe(received.append)
 
 
 # --- A visitor writes ---------------------------------------------------------------------------
@@ -547,3 +548,40 @@ def test_every_change_is_a_history_row_with_its_actor(visitor, agent, full_agent
         ("rated", None),
         ("reopened", None),
     ]
+
+
+# --- Delivery of replies sent elsewhere ---------------------------------------------------------
+
+
+@pytest.fixture
+def pending_reply(agent):
+    events.register_deliverer(Channel.EMAIL, lambda message_id: None)
+    conversation = ConversationFactory(channel=Channel.EMAIL)
+    yield services.message_create(conversation=conversation, author="agent", agent=agent, body="Hi")
+    events._deliverers.pop(Channel.EMAIL)
+
+
+def test_delivery_moves_forward_and_keeps_the_channels_id(pending_reply, published, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        services.message_set_delivery(message=pending_reply, status="sent", external_id="<abc@helpdesk>")
+        services.message_set_delivery(message=pending_reply, status="read")
+        services.message_set_delivery(message=pending_reply, status="delivered")  # late receipt
+
+    pending_reply.refresh_from_db()
+    assert (pending_reply.delivery_status, pending_reply.external_id) == ("read", "<abc@helpdesk>")
+    assert [event["message"]["delivery_status"] for event in published] == ["sent", "read"]
+
+
+def test_a_failed_delivery_keeps_its_reason(pending_reply):
+    services.message_set_delivery(message=pending_reply, status="failed", error="The 24-hour window has closed.")
+
+    pending_reply.refresh_from_db()
+    assert pending_reply.delivery_status == "failed"
+    assert pending_reply.delivery_error == "The 24-hour window has closed."
+
+
+def test_an_unknown_delivery_status_is_refused(pending_reply):
+    with pytest.raises(ServiceError) as refused:
+        services.message_set_delivery(message=pending_reply, status="lost")
+
+    assert refused.value.field == "status"

@@ -1,7 +1,9 @@
 import pytest
 
+from helpdesk import events as hub
 from helpdesk.errors import ServiceError
 from visitors import services
+from visitors.events import visitor_payload
 
 pytestmark = pytest.mark.django_db
 
@@ -13,6 +15,26 @@ def test_agent_edits_the_visitors_contact_details(visitor, agent):
 
     visitor.refresh_from_db()
     assert (visitor.name, visitor.email, visitor.phone) == ("Vera Kovács", "vera@kovacs.hu", "+36 1 234")
+
+
+def test_a_change_is_published_for_live_dashboards_and_webhooks(visitor, agent, django_capture_on_commit_callbacks):
+    received = []
+    hub.subscribe(received.append)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            services.visitor_update(visitor=visitor, actor=agent, name="Vera K", email=visitor.email)
+    finally:
+        hub.unsubscribe(received.append)
+
+    visitor.refresh_from_db()
+    assert received == [
+        {
+            "type": "visitor.updated",
+            "visitor": visitor_payload(visitor),
+            "changed": ["name"],
+            "actor_id": agent.pk,
+        }
+    ]
 
 
 def test_an_invalid_email_is_refused_naming_the_field(visitor, agent):
