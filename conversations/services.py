@@ -103,12 +103,18 @@ def message_create(
     Card numbers are masked before anything is saved. A repeat of a client id (within the
     conversation) or of an external id (within the channel) returns the stored message and changes
     nothing. A visitor's message reopens a resolved conversation; an agent's first reply on an
-    unassigned conversation makes them its assignee.
+    unassigned conversation makes them its assignee; an agent's reply on another channel than the
+    website is handed to that channel's deliverer after commit.
     """
     if author not in Message.Author.values:
         raise ServiceError(_("Unknown message author %(author)s.") % {"author": author}, field="author")
-    if (author == Message.Author.AGENT) != (agent is not None):
-        raise ServiceError(_("An agent message needs its agent, and only an agent message has one."), field="agent")
+    if agent is not None and author != Message.Author.AGENT:
+        raise ServiceError(_("Only an agent message has an agent."), field="agent")
+    # A reply someone sent outside the helpdesk (from the Facebook page's own inbox) has no agent
+    # here, but the channel's id for it; it was delivered already.
+    sent_elsewhere = author == Message.Author.AGENT and agent is None
+    if sent_elsewhere and not external_id:
+        raise ServiceError(_("An agent message needs its agent."), field="agent")
     channel = channel or conversation.channel
     if channel not in Channel.values:
         raise ServiceError(_("Unknown channel %(channel)s.") % {"channel": channel}, field="channel")

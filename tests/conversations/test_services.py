@@ -189,6 +189,25 @@ def test_agent_message_without_an_agent_is_refused(conversation):
     assert refused.value.field == "agent"
 
 
+def test_a_reply_sent_from_the_channels_own_inbox_is_stored_without_an_agent_or_delivery():
+    messenger_conversation = ConversationFactory(channel=Channel.MESSENGER)
+
+    message = services.message_create(
+        conversation=messenger_conversation, author="agent", body="Answered on Facebook", external_id="m_echo"
+    )
+
+    messenger_conversation.refresh_from_db()
+    assert (message.agent, message.delivery_status) == (None, "")
+    assert messenger_conversation.assignee is None
+
+
+def test_a_visitor_message_cannot_carry_an_agent(conversation, agent):
+    with pytest.raises(ServiceError) as refused:
+        services.message_create(conversation=conversation, author="visitor", agent=agent, body="Hi")
+
+    assert refused.value.field == "agent"
+
+
 def test_reply_on_a_channel_that_is_not_set_up_is_refused(agent):
     messenger_conversation = ConversationFactory(channel=Channel.MESSENGER)
 
