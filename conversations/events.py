@@ -28,6 +28,18 @@ def schedule_delivery(message: Message) -> None:
     transaction.on_commit(partial(_deliverers[message.channel], message.pk))
 
 
+def agent_payload(agent) -> dict | None:
+    """What anyone, visitors included, may know about an agent."""
+    if agent is None:
+        return None
+    return {
+        "id": agent.pk,
+        "name": agent.name,
+        "public_name": agent.display_public_name,
+        "avatar_url": agent.avatar.url if agent.avatar else None,
+    }
+
+
 def conversation_payload(conversation: Conversation) -> dict:
     return {
         "id": conversation.pk,
@@ -35,6 +47,7 @@ def conversation_payload(conversation: Conversation) -> dict:
         "channel": conversation.channel,
         "status": conversation.status,
         "assignee_id": conversation.assignee_id,
+        "assignee": agent_payload(conversation.assignee),
         "group_id": conversation.group_id,
         "rating": conversation.rating,
         "created_at": conversation.created_at.isoformat(),
@@ -49,6 +62,7 @@ def message_payload(message: Message) -> dict:
         "conversation_id": message.conversation_id,
         "author": message.author,
         "agent_id": message.agent_id,
+        "agent": agent_payload(message.agent),
         "body": message.body,
         "channel": message.channel,
         "client_id": message.client_id,

@@ -7,6 +7,7 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
 django_asgi_app = get_asgi_application()
 
+from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
@@ -15,11 +16,13 @@ from helpdesk.routing import websocket_urlpatterns  # noqa: E402
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": URLRouter(websocket_urlpatterns),
+        "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
     }
 )
 
-if settings.CELERY_EMBEDDED_WORKER and not settings.CELERY_TASK_ALWAYS_EAGER:
+from helpdesk.celery import app as celery_app  # noqa: E402
+
+if settings.CELERY_EMBEDDED_WORKER and not celery_app.conf.task_always_eager:
     from helpdesk.celery import start_embedded_worker
 
     start_embedded_worker()

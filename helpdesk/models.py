@@ -127,3 +127,48 @@ class Agent(AbstractBaseUser):
 
     def has_module_perms(self, app_label: str) -> bool:
         return self.is_staff
+
+
+def _new_identity_secret() -> str:
+    import secrets
+
+    return secrets.token_urlsafe(32)
+
+
+class Account(models.Model):
+    """The account's own settings; there is one row (`Account.load()`)."""
+
+    name = models.CharField(_("company name"), max_length=200, default="Helpdesk")
+    allowed_origins = models.TextField(
+        _("website origins"),
+        blank=True,
+        help_text=_(
+            "The websites allowed to show the chat box, one origin per line (https://www.example.com). "
+            "The helpdesk's own address is always allowed."
+        ),
+    )
+    identity_secret = models.CharField(
+        _("identity verification secret"),
+        max_length=100,
+        default=_new_identity_secret,
+        help_text=_("Your website signs logged-in visitors' ids with this (HMAC-SHA256); keep it on your server."),
+    )
+
+    class Meta:
+        verbose_name = _("account settings")
+        verbose_name_plural = _("account settings")
+
+    def __str__(self) -> str:
+        return self.name
+
+    @classmethod
+    def load(cls) -> "Account":
+        account, _created = cls.objects.get_or_create(pk=1)
+        return account
+
+    @property
+    def origins(self) -> list[str]:
+        from django.conf import settings as django_settings
+
+        listed = [line.strip().rstrip("/") for line in self.allowed_origins.splitlines() if line.strip()]
+        return [django_settings.SITE_URL, *listed]

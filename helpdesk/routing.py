@@ -1,3 +1,10 @@
-"""Websocket routes of every app; each app's consumers check their own Origin and authentication."""
+"""Websocket routes; each consumer checks its own Origin and authentication."""
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from conversations.consumers import AgentConsumer, VisitorConsumer
+
+websocket_urlpatterns = [
+    path("ws/visitor/", VisitorConsumer.as_asgi()),
+    path("ws/agent/", AgentConsumer.as_asgi()),
+]

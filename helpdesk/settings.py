@@ -127,7 +127,7 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "helpdesk.channel_layer.ReliableRedisChannelLayer",
             "CONFIG": {"hosts": [REDIS_URL], "prefix": "helpdesk"},
         }
     }
@@ -208,4 +208,25 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+# --- Live chat ---------------------------------------------------------------------------------
+# A visitor is "online" while one of their chat boxes sent a heartbeat within this many seconds.
+VISITOR_PRESENCE_TTL = env_int("VISITOR_PRESENCE_TTL", 60)
+# No page view, message or typing for this long: the visitor is idle.
+VISITOR_IDLE_AFTER = env_int("VISITOR_IDLE_AFTER", 600)
+# All chat boxes closed and none back within this long: the visitor left the website (moving
+# from page to page is not leaving).
+VISITOR_LEFT_GRACE = env_int("VISITOR_LEFT_GRACE", 60)
+# How many messages a visitor may send in a burst, and how many a second after that.
+CHAT_RATE_BURST = env_int("CHAT_RATE_BURST", 8)
+CHAT_RATE_PER_SECOND = float(os.environ.get("CHAT_RATE_PER_SECOND", "1"))
+# Behind a reverse proxy: the header it puts the visitor's address in (e.g. X-Forwarded-For).
+# Unset, the address of the connecting peer is used and such headers are ignored.
+TRUSTED_PROXY_HEADER = os.environ.get("TRUSTED_PROXY_HEADER", "")
+# A MaxMind GeoLite2/GeoIP2 City database file: visitors' cities. Countries need no file.
+GEOIP_PATH = os.environ.get("GEOIP_PATH", "")
+CELERY_BEAT_SCHEDULE["visitors-settle-departures"] = {
+    "task": "visitors.tasks.settle_departures",
+    "schedule": 30.0,
 }

@@ -25,6 +25,38 @@ def _celery_runs_tasks_in_the_test():
     celery_app.conf.task_eager_propagates = True
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _close_thread_connections_before_dropping_the_test_database(django_db_setup, django_db_blocker):
+    """Websocket consumers run database work in worker threads, which keep their connections; on
+    PostgreSQL the test database cannot be dropped while they are open."""
+    yield
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+
+
+@pytest.fixture(autouse=True)
+def _fresh_presence(settings):
+    """Presence lives outside the database (process memory or Redis): each test starts with none."""
+    from visitors.presence import presence
+
+    presence.cache_clear()
+    if settings.REDIS_URL:
+        import redis
+
+        client = redis.Redis.from_url(settings.REDIS_URL)
+        for key in client.scan_iter("helpdesk:presence*"):
+            client.delete(key)
+    yield
+    presence.cache_clear()
+
+
 @pytest.fixture
 def owner(db):
     return AgentFactory(role=Agent.Role.OWNER, name="Olga Owner")

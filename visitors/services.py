@@ -1,16 +1,26 @@
-"""Changes to visitors: identity and contact details, notes."""
+"""Changes to visitors: arriving and leaving, pages they open, identity and contact details, notes."""
+
+import hashlib
+import hmac
+import time
+import uuid
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from helpdesk import events as hub
 from helpdesk.errors import ServiceError
-from helpdesk.models import Agent
+from helpdesk.models import Account, Agent
 
+from .browser import parse_user_agent
 from .events import visitor_payload
-from .models import Visitor, VisitorNote
+from .location import city_for_ip, country_for_ip
+from .models import PageView, Visitor, VisitorNote
+from .presence import presence
 
 CONTACT_FIELDS = {"name": 200, "email": 254, "phone": 50}
 
@@ -83,3 +93,165 @@ def visitor_note_edit(*, note: VisitorNote, actor: Agent, body: str) -> VisitorN
 
 def visitor_note_delete(*, note: VisitorNote, actor: Agent) -> None:
     note.delete()
+
+
+MAX_URL_LENGTH = 2000
+MAX_VARIABLES = 50
+
+
+def _publish_visitor(visitor: Visitor, kind: str, **extra) -> None:
+    hub.publish({"type": f"visitor.{kind}", "visitor": visitor_payload(visitor), **extra})
+
+
+@transaction.atomic
+def visitor_arrive(*, key: str | None, connection: str, ip_address: str | None = None, user_agent: str = "") -> Visitor:
+    """A chat box connects: the visitor its key names (a new visitor for an unknown key), with their
+    address, location and browser brought up to date, counted as present."""
+    visitor = _visitor_with_key(key)
+    fields = {"last_seen_at": timezone.now()}
+    if ip_address and (visitor is None or visitor.ip_address != ip_address):
+        fields |= {"ip_address": ip_address, "country": country_for_ip(ip_address), "city": city_for_ip(ip_address)}
+    if user_agent and (visitor is None or visitor.user_agent != user_agent[:1000]):
+        fields |= {"user_agent": user_agent[:1000], **parse_user_agent(user_agent)}
+    if visitor is None:
+        visitor = Visitor.objects.create(**fields)
+    else:
+        for field, value in fields.items():
+            setattr(visitor, field, value)
+        visitor.save(update_fields=list(fields))
+    store = presence()
+    was_away = not store.connection_count(visitor.pk)
+    store.connect(visitor.pk, connection)
+    if was_away:
+        _publish_visitor(visitor, "arrived")
+    return visitor
+
+
+def _visitor_with_key(key) -> Visitor | None:
+    try:
+        return Visitor.objects.filter(key=uuid.UUID(str(key))).first()
+    except ValueError:
+        return None
+
+
+def visitor_heartbeat(*, visitor_id: int, connection: str) -> None:
+    presence().connect(visitor_id, connection)
+
+
+def visitor_touch(*, visitor_id: int) -> None:
+    """The visitor did something (typed, wrote): not idle."""
+    presence().touch(visitor_id)
+
+
+def visitor_disconnect(*, visitor_id: int, connection: str) -> int:
+    """A chat box closed; returns how many the visitor still has open. Whether they left the website
+    is settled after a grace period (`visitor_settle_departure`), since moving between pages closes
+    and reopens the box."""
+    return presence().disconnect(visitor_id, connection)
+
+
+def visitor_settle_departure(*, visitor_id: int) -> bool:
+    """If the visitor has had no chat box open for the grace period, they left the website: say so
+    once. Returns whether this call announced it."""
+    from django.conf import settings
+
+    store = presence()
+    if visitor_id not in store.departed(before=time.time() - settings.VISITOR_LEFT_GRACE + 0.001):
+        return False
+    if not store.forget(visitor_id):
+        return False  # another worker settled it first
+    visitor = Visitor.objects.filter(pk=visitor_id).first()
+    if visitor is None:
+        return False
+    _publish_visitor(visitor, "left")
+    return True
+
+
+def _clean_url(url, field: str, *, required: bool) -> str:
+    if url in (None, "") and not required:
+        return ""
+    if not isinstance(url, str) or len(url) > MAX_URL_LENGTH or urlsplit(url).scheme not in ("http", "https"):
+        raise ServiceError(
+            _("Enter an http(s) address of at most %(limit)d characters.") % {"limit": MAX_URL_LENGTH}, field=field
+        )
+    return url
+
+
+@transaction.atomic
+def page_view_record(*, visitor: Visitor, url: str, title: str = "", referrer: str = "") -> PageView:
+    """The visitor opened a page (or a single-page site changed its address); their first referrer is kept."""
+    url = _clean_url(url, "url", required=True)
+    referrer = _clean_url(referrer, "referrer", required=False)
+    title = title[:500] if isinstance(title, str) else ""
+    if referrer and not visitor.first_referrer and urlsplit(referrer).netloc != urlsplit(url).netloc:
+        visitor.first_referrer = referrer
+        visitor.save(update_fields=["first_referrer"])
+    presence().touch(visitor.pk)
+    view = PageView.objects.create(visitor=visitor, url=url, title=title, referrer=referrer)
+    hub.publish({"type": "visitor.page_viewed", "visitor": visitor_payload(visitor), "url": url, "title": title})
+    return view
+
+
+def _clean_labelled_values(values, field: str) -> dict:
+    """`{key: {"label": str, "value": str|number|bool}}`, as the website or an integration sends it."""
+    if not isinstance(values, dict) or len(values) > MAX_VARIABLES:
+        raise ServiceError(_("Send at most %(limit)d labelled values.") % {"limit": MAX_VARIABLES}, field=field)
+    cleaned = {}
+    for key, item in values.items():
+        if not isinstance(key, str) or not 0 < len(key) <= 100:
+            raise ServiceError(_("Each key is text of 1 to 100 characters."), field=field)
+        if isinstance(item, dict):
+            label, value = item.get("label", key), item.get("value")
+        else:
+            label, value = key, item
+        if not isinstance(label, str) or len(label) > 100:
+            raise ServiceError(_("The label of %(key)s is text of at most 100 characters.") % {"key": key}, field=field)
+        if value is not None and not isinstance(value, str | int | float | bool):
+            raise ServiceError(_("The value of %(key)s is text, a number or true/false.") % {"key": key}, field=field)
+        if isinstance(value, str) and len(value) > 1000:
+            raise ServiceError(_("The value of %(key)s is too long.") % {"key": key}, field=field)
+        cleaned[key] = {"label": label, "value": value}
+    return cleaned
+
+
+@transaction.atomic
+def visitor_set_variables(*, visitor: Visitor, variables: dict) -> Visitor:
+    """Custom data the website shows agents about this visitor; later values replace earlier ones."""
+    cleaned = _clean_labelled_values(variables, "variables")
+    visitor = Visitor.objects.select_for_update().get(pk=visitor.pk)
+    visitor.variables = {**visitor.variables, **cleaned}
+    visitor.save(update_fields=["variables"])
+    _publish_visitor(visitor, "updated", changed=["variables"], actor_id=None)
+    return visitor
+
+
+def identity_hash(external_id: str, secret: str | None = None) -> str:
+    """What the website computes on its server: HMAC-SHA256 of the customer id, hex."""
+    secret = secret or Account.load().identity_secret
+    return hmac.new(secret.encode(), external_id.encode(), hashlib.sha256).hexdigest()
+
+
+@transaction.atomic
+def visitor_identify(*, visitor: Visitor, external_id: str, hash: str, **contact) -> Visitor:
+    """A visitor logged in on the website. The website proves it with the id's HMAC; then this browser
+    continues as that customer (their earlier conversations included), and what it wrote anonymously
+    moves with it. Without a valid hash nothing changes: nobody can claim another customer's history."""
+    if not isinstance(external_id, str) or not 0 < len(external_id) <= 255:
+        raise ServiceError(_("The customer id is text of 1 to 255 characters."), field="id")
+    if not isinstance(hash, str) or not hmac.compare_digest(hash.lower(), identity_hash(external_id)):
+        raise ServiceError(_("The identity hash does not match this customer id."), code="forbidden", field="hash")
+    cleaned = _clean_contact({key: value for key, value in contact.items() if value not in (None, "")})
+    customer = Visitor.objects.select_for_update().filter(external_id=external_id).first()
+    if customer is None:
+        customer = Visitor.objects.select_for_update().get(pk=visitor.pk)
+        if customer.external_id and customer.external_id != external_id:
+            customer = Visitor.objects.create(external_id=external_id)  # another customer on a shared browser
+        customer.external_id = external_id
+    elif customer.pk != visitor.pk and not visitor.external_id:
+        visitor.page_views.update(visitor=customer)
+        visitor.conversations.update(visitor=customer)
+    for field, value in cleaned.items():
+        setattr(customer, field, value)
+    customer.save()
+    _publish_visitor(customer, "updated", changed=["external_id", *cleaned], actor_id=None)
+    return customer

@@ -1,0 +1,135 @@
+"""Live fan-out: every published event reaches the websockets that show it, and only those.
+
+Groups are scoped, never global:
+- `visitor-<id>`: the visitor's own chat boxes (all their tabs);
+- `conversation-<id>`: dashboards that have the conversation open;
+- `watch-visitor-<id>`: dashboards showing the visitor's card;
+- `agent-<id>`: one agent's dashboards (their assigned conversations, whatever the group);
+- `inbox-unrouted`, `inbox-group-<id>`, `inbox-full`: dashboards whose inbox lists the conversation.
+
+The database is the source of truth; this is best effort. A client that reconnects asks for what it
+missed by message id.
+"""
+
+import logging
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+from helpdesk.events import subscribe
+
+logger = logging.getLogger(__name__)
+
+# What a visitor may see of a conversation event: no internal ids beyond the conversation's own.
+VISITOR_CONVERSATION_FIELDS = ("id", "status", "assignee", "resolved_at", "rating")
+VISITOR_MESSAGE_FIELDS = ("id", "conversation_id", "author", "agent", "body", "client_id", "created_at", "channel")
+
+
+def visitor_group(visitor_id: int) -> str:
+    return f"visitor-{visitor_id}"
+
+
+def conversation_group(conversation_id: int) -> str:
+    return f"conversation-{conversation_id}"
+
+
+def visitor_watch_group(visitor_id: int) -> str:
+    return f"watch-visitor-{visitor_id}"
+
+
+def agent_group(agent_id: int) -> str:
+    return f"agent-{agent_id}"
+
+
+def inbox_group(group_id: int | None) -> str:
+    return f"inbox-group-{group_id}" if group_id else "inbox-unrouted"
+
+
+INBOX_FULL = "inbox-full"
+
+
+def agent_inbox_groups(agent) -> list[str]:
+    """The inbox groups whose events an agent's dashboard receives (their visibility, as in permissions)."""
+    if agent.has_full_access:
+        return [INBOX_FULL, agent_group(agent.pk)]
+    return [
+        inbox_group(None),
+        agent_group(agent.pk),
+        *(inbox_group(pk) for pk in agent.groups.values_list("pk", flat=True)),
+    ]
+
+
+def dashboard_groups(conversation: dict) -> list[str]:
+    groups = [conversation_group(conversation["id"]), INBOX_FULL, inbox_group(conversation["group_id"])]
+    if conversation["assignee_id"]:
+        groups.append(agent_group(conversation["assignee_id"]))
+    return groups
+
+
+def for_visitor(event: dict) -> dict:
+    """The event as the visitor's chat box gets it."""
+    frame = {"type": event["type"]}
+    if "conversation" in event:
+        frame["conversation"] = {key: event["conversation"][key] for key in VISITOR_CONVERSATION_FIELDS}
+    if "message" in event:
+        frame["message"] = {key: event["message"][key] for key in VISITOR_MESSAGE_FIELDS}
+    return frame
+
+
+def send_to_groups(groups, frame: dict) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    send = async_to_sync(_send_all)
+    send(layer, list(dict.fromkeys(groups)), {"type": "frame.send", "frame": frame})
+
+
+async def _send_all(layer, groups, message):
+    for group in groups:
+        await layer.group_send(group, message)
+
+
+# Conversation events a visitor's chat box shows: messages, and the lifecycle changes it reacts to.
+VISITOR_EVENTS = {
+    "message.created",
+    "conversation.joined",
+    "conversation.assigned",
+    "conversation.transferred",
+    "conversation.resolved",
+    "conversation.reopened",
+    "conversation.rated",
+}
+
+
+# Visitor events that change how the inbox lists their open conversations (name, left the website).
+INBOX_VISITOR_EVENTS = {"visitor.arrived", "visitor.left", "visitor.updated"}
+
+
+def _open_conversations_of(visitor_id: int) -> list[dict]:
+    from .models import Conversation
+
+    return list(
+        Conversation.objects.filter(visitor_id=visitor_id, status=Conversation.Status.OPEN).values(
+            "id", "group_id", "assignee_id"
+        )
+    )
+
+
+@subscribe
+def fan_out(event: dict) -> None:
+    kind = event["type"]
+    try:
+        if "conversation" in event:
+            conversation = event["conversation"]
+            send_to_groups(dashboard_groups(conversation), event)
+            if kind in VISITOR_EVENTS:
+                send_to_groups([visitor_group(conversation["visitor_id"])], for_visitor(event))
+        elif kind.startswith("visitor."):
+            groups = [visitor_watch_group(event["visitor"]["id"])]
+            if kind in INBOX_VISITOR_EVENTS:
+                for conversation in _open_conversations_of(event["visitor"]["id"]):
+                    groups += dashboard_groups(conversation)
+            send_to_groups(groups, event)
+    except Exception:
+        # Best effort by design: the event is stored; clients catch up from the database.
+        logger.exception("Live fan-out of %s failed", kind)

@@ -1,0 +1,32 @@
+"""Reads about agents."""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from .models import Agent
+
+AGENTS_AVAILABLE_CACHE_SECONDS = 5
+
+
+def agents_online() -> QuerySet[Agent]:
+    """Agents who chose to be online, whose dashboard is connected, and who may chat."""
+    return Agent.objects.filter(
+        is_active=True,
+        can_chat=True,
+        status=Agent.Status.ONLINE,
+        last_seen_at__gte=timezone.now() - timedelta(seconds=settings.AGENT_PRESENCE_TTL),
+    )
+
+
+def any_agent_available() -> bool:
+    """Whether the chat box offers live chat or the offline contact form. Every open chat box asks
+    on each heartbeat, so the answer is shared for a few seconds."""
+    available = cache.get("helpdesk:agents-available")
+    if available is None:
+        available = agents_online().exists()
+        cache.set("helpdesk:agents-available", available, AGENTS_AVAILABLE_CACHE_SECONDS)
+    return available
