@@ -316,6 +316,7 @@ class VisitorConsumer(JsonProtocolConsumer):
             ip_address=client_ip(self.scope),
             group=await database_sync_to_async(self._group)(),
         )
+        await database_sync_to_async(visitor_services.visitor_touch)(visitor_id=self.visitor.pk)
         await self.send_json(
             {
                 "type": "message.ack",

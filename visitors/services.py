@@ -122,6 +122,7 @@ def visitor_arrive(*, key: str | None, connection: str, ip_address: str | None =
     store = presence()
     was_away = not store.connection_count(visitor.pk)
     store.connect(visitor.pk, connection)
+    store.touch(visitor.pk)
     if was_away:
         _publish_visitor(visitor, "arrived")
     return visitor

@@ -146,3 +146,10 @@ def test_arrival_is_announced_once_per_visit(announced):
 
     assert kinds(announced) == ["visitor.arrived"]
     assert time.time() - first.last_seen_at.timestamp() < 5
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_visitor_who_just_arrived_is_online_not_idle():
+    visitor = services.visitor_arrive(key=None, connection="tab-a")
+
+    assert visitor_state(visitor.pk) == ONLINE
