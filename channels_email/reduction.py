@@ -39,20 +39,50 @@ reply_constants.MAIL_LANGUAGES.setdefault(
 LANGUAGES = ["en", "hu"]
 
 
-def reduce_reply(text: str) -> str:
-    """The newest reply in a plain-text mail body, without quoted history, attribution or signature."""
+def reduce_reply(text: str, *, flowed: bool = False) -> str:
+    """The newest reply in a plain-text mail body, without quoted history, attribution or signature.
+
+    Replies written above the quote (Gmail, Outlook, Apple Mail) keep what comes before the first
+    attribution line; replies written below it (Thunderbird's default) keep the lines that are not quoted.
+    """
     text = (text or "").replace("\r\n", "\n").replace("\r", "\n")
+    if flowed:
+        text = unflow(text)
     if not text.strip():
         return ""
     # keep_hyphen_lists: a visitor's "- item" list is content, not the start of a signature.
     message = ReplyMessage(text=text, languages=list(LANGUAGES), keep_hyphen_lists=True).read()
-    if not message.replies:
-        return text.strip()
     reply = message.replies[0]
-    # A mail that is nothing but a quote (the client put the attribution first) reduces to nothing
-    # useful; mail-parser-reply then keeps the header as the first reply's text.
-    body = reply.body if not reply.headers else ""
-    return _tidy(body)
+    if not reply.headers:
+        return _tidy(reply.body)
+    # The mail starts with the attribution line: the new text is below or between the quotes.
+    unquoted = "\n".join(line for line in reply.full_body.split("\n") if not line.lstrip().startswith(">"))
+    if not unquoted.strip():
+        return ""
+    message = ReplyMessage(text=unquoted, languages=list(LANGUAGES), keep_hyphen_lists=True).read()
+    return _tidy(message.replies[0].body if not message.replies[0].headers else "")
+
+
+def unflow(text: str) -> str:
+    """Undo format=flowed (RFC 3676): a line ending in a space continues on the next line of the same
+    quote depth (Thunderbird writes paragraphs this way). The "-- " signature separator stays."""
+    lines: list[str] = []
+    joining = False
+    for line in text.split("\n"):
+        depth = len(line) - len(line.lstrip(">"))
+        content = line[depth:]
+        if content.startswith(" "):  # space-stuffing
+            content = content[1:]
+        if joining and lines and _depth(lines[-1]) == depth:
+            lines[-1] += content
+        else:
+            lines.append(">" * depth + (" " if depth else "") + content)
+        joining = content.endswith(" ") and content != "-- "
+    return "\n".join(lines)
+
+
+def _depth(line: str) -> int:
+    return len(line) - len(line.lstrip(">"))
 
 
 def _tidy(text: str) -> str:
@@ -96,7 +126,7 @@ class _TextExtractor(HTMLParser):
             self.lines.append([])
             self.quote_depth.append(self.depth)
         elif tag == "blockquote":
-            self._break()
+            self._paragraph()
             self.depth += 1
             self.quote_depth[-1] = self.depth
         elif tag == "p":
@@ -140,7 +170,7 @@ class _TextExtractor(HTMLParser):
         rendered = []
         for parts, depth in zip(self.lines, self.quote_depth, strict=True):
             line = "".join(parts).strip()
-            rendered.append(("> " * depth + line).rstrip())
+            rendered.append("> " * depth + line if line else "")
         return _tidy("\n".join(rendered))
 
 

@@ -173,7 +173,8 @@ def _recipients(mail: MailMessage, envelope_recipients: list[str]) -> list[str]:
     return [address for _name, address in getaddresses(list(envelope_recipients) + headers) if address]
 
 
-def _text(mail: MailMessage) -> str:
+def _new_text(mail: MailMessage) -> str:
+    """What the visitor wrote: the plain-text body (else the HTML one as text), reduced."""
     part = mail.get_body(preferencelist=("plain", "html"))
     if part is None:
         return ""
@@ -181,7 +182,9 @@ def _text(mail: MailMessage) -> str:
         content = part.get_content()
     except (LookupError, UnicodeError):  # an unknown or lying charset: keep what can be read
         content = (part.get_payload(decode=True) or b"").decode("utf-8", errors="replace")
-    return html_to_text(content) if part.get_content_type() == "text/html" else content
+    if part.get_content_type() == "text/html":
+        return reduce_reply(html_to_text(content))
+    return reduce_reply(content, flowed=str(part.get_param("format", "")).lower() == "flowed")
 
 
 def _attachments(mail: MailMessage) -> list[tuple[str, str, bytes]]:
@@ -261,7 +264,7 @@ def inbound_email_receive(
     limit = settings.EMAIL_ATTACHMENT_MAX_BYTES
     kept = [attachment for attachment in attachments if len(attachment[2]) <= limit]
     too_large = [attachment for attachment in attachments if len(attachment[2]) > limit]
-    body = "\n\n".join(part for part in (reduce_reply(_text(mail)), _attachment_lines(kept, too_large)) if part)
+    body = "\n\n".join(part for part in (_new_text(mail), _attachment_lines(kept, too_large)) if part)
     try:
         message = visitor_message_create(
             visitor=visitor, conversation=conversation, body=body, channel=Channel.EMAIL, external_id=message_id
