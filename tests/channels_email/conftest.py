@@ -21,8 +21,9 @@ def free_port() -> int:
 
 
 def raw_mail(name: str, *, to: str = "reply+0-aaaaaaaaaaaaaaaa@localhost") -> bytes:
-    """A fixture mail as its client wrote it, addressed to `to` (the conversation's reply address)."""
-    return (MAILS / name).read_text(encoding="utf-8").replace("REPLY_ADDRESS", to).encode("utf-8")
+    """A fixture mail as its client sent it (CRLF lines, as on the wire), addressed to `to`."""
+    text = (MAILS / name).read_text(encoding="utf-8").replace("REPLY_ADDRESS", to)
+    return text.replace("\n", "\r\n").encode("utf-8")
 
 
 def parse(raw: bytes) -> EmailMessage:
