@@ -10,7 +10,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from asgiref.sync import sync_to_async
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 
 from helpdesk.errors import ServiceError
 
@@ -34,7 +34,8 @@ def _receive(content: bytes, recipients: list[str], sender: str) -> str:
         logger.exception("Could not store an inbound email")
         return "451 4.3.0 Temporary failure, try again later"
     finally:
-        close_old_connections()
+        # The worker thread may sit idle for hours: do not leave it holding a database connection.
+        connections.close_all()
     return "250 2.0.0 OK"
 
 
