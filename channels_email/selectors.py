@@ -5,7 +5,7 @@ from django.db.models import QuerySet
 from conversations.models import Conversation
 from visitors.models import Visitor
 
-from .models import ThreadedEmail
+from .models import EmailAttachment, ThreadedEmail
 
 
 def email_thread(conversation: Conversation) -> QuerySet[ThreadedEmail]:
@@ -31,3 +31,11 @@ def visitor_by_email(address: str) -> Visitor | None:
     if not address:
         return None
     return Visitor.objects.filter(email__iexact=address).order_by("-last_seen_at", "-id").first()
+
+
+def email_attachments(message_ids: list[int]) -> dict[int, list[EmailAttachment]]:
+    """The kept attachments of these messages, by message id, for showing them in the thread."""
+    found: dict[int, list[EmailAttachment]] = {}
+    for attachment in EmailAttachment.objects.filter(message_id__in=message_ids).order_by("id"):
+        found.setdefault(attachment.message_id, []).append(attachment)
+    return found

@@ -4,6 +4,7 @@ import pytest
 
 from channels_email.addresses import reply_address
 from channels_email.models import EmailAttachment, ThreadedEmail
+from channels_email.selectors import email_attachments
 from channels_email.services import inbound_email_receive
 from conversations.models import Channel, Conversation, Message
 from conversations.services import conversation_resolve
@@ -173,3 +174,13 @@ def test_empty_mail_is_rejected(conversation):
     with pytest.raises(ServiceError):
         inbound_email_receive(mail=write_mail(to=reply_address(conversation.pk), body="\n"))
     assert not Message.objects.exists()
+
+
+def test_kept_attachments_are_listed_by_message(conversation):
+    mail = write_mail(to=reply_address(conversation.pk), body="See attached.")
+    mail.add_attachment(b"data", maintype="application", subtype="pdf", filename="scan.pdf")
+    message = inbound_email_receive(mail=mail)
+
+    found = email_attachments([message.pk])
+
+    assert [attachment.filename for attachment in found[message.pk]] == ["scan.pdf"]
