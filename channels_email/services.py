@@ -51,6 +51,11 @@ def email_reply_create(*, conversation: Conversation, agent: Agent, body: str, c
     )
 
 
+def _one_line(text: str) -> str:
+    """A header value on one line: a visitor's subject or name must never inject headers."""
+    return " ".join(str(text or "").split())
+
+
 def _subject(conversation: Conversation) -> str:
     first = selectors.email_thread(conversation).exclude(subject="").first()
     if first is None:
@@ -61,7 +66,7 @@ def _subject(conversation: Conversation) -> str:
 
 def _sender(agent: Agent | None) -> str:
     _name, address = parseaddr(settings.DEFAULT_FROM_EMAIL)
-    return formataddr((agent.display_public_name if agent else "", address or settings.DEFAULT_FROM_EMAIL))
+    return formataddr((_one_line(agent.display_public_name) if agent else "", address or settings.DEFAULT_FROM_EMAIL))
 
 
 def _outbound_entry(message: Message) -> ThreadedEmail:
@@ -100,7 +105,7 @@ def email_reply_build(*, message: Message) -> EmailMultiAlternatives:
         subject=entry.subject,
         body=render_to_string("channels_email/reply.txt", context),
         from_email=_sender(message.agent),
-        to=[formataddr((visitor.name, visitor.email))],
+        to=[formataddr((_one_line(visitor.name), visitor.email))],
         reply_to=[addresses.reply_address(conversation.pk)],
         headers=headers,
     )
@@ -272,7 +277,7 @@ def inbound_email_receive(
     except ServiceError as refusal:
         logger.warning("Rejected email %s from %s: %s", message_id, sender, refusal.message)
         raise
-    subject = str(mail.get("Subject", ""))[:255]
+    subject = _one_line(mail.get("Subject", ""))[:255]
     _entry, created = ThreadedEmail.objects.get_or_create(
         message_id_header=message_id,
         defaults={

@@ -1,9 +1,10 @@
+import base64
 import re
 
 import pytest
 
 from channels_email import permissions
-from channels_email.addresses import conversation_id_from_address
+from channels_email.addresses import conversation_id_from_address, reply_address
 from channels_email.models import ThreadedEmail
 from channels_email.services import email_reply_create, inbound_email_receive
 from channels_email.tasks import send_email_reply
@@ -13,7 +14,7 @@ from helpdesk.celery import app as celery_app
 from helpdesk.errors import ServiceError
 
 from ..factories import AgentFactory, ConversationFactory, VisitorFactory
-from .conftest import fixture_mail, free_port, parse
+from .conftest import fixture_mail, free_port, parse, write_mail
 
 pytestmark = pytest.mark.django_db
 
@@ -188,3 +189,20 @@ def test_agent_message_through_the_one_door_is_delivered_by_email(
     with django_capture_on_commit_callbacks(execute=True):
         message_create(conversation=conversation, author="agent", agent=lili, body="Hi", channel=Channel.EMAIL)
     assert len(smtp_server.envelopes) == 1
+
+
+def test_a_subject_with_a_line_break_cannot_inject_headers(
+    conversation, lili, smtp_server, django_capture_on_commit_callbacks
+):
+    mail = write_mail(to=reply_address(conversation.pk))
+    del mail["Subject"]
+    mail["Subject"] = "=?utf-8?b?" + base64.b64encode(b"Order\nBcc: victim@example.org").decode() + "?="
+    inbound_email_receive(mail=mail)
+
+    message = reply(conversation, lili, "Hello", django_capture_on_commit_callbacks)
+
+    [sent] = smtp_server.mails
+    assert sent["Subject"] == "Re: Order Bcc: victim@example.org"
+    assert "Bcc" not in sent
+    message.refresh_from_db()
+    assert message.delivery_status == Message.Delivery.SENT
