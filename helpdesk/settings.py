@@ -230,3 +230,17 @@ CELERY_BEAT_SCHEDULE["visitors-settle-departures"] = {
     "task": "visitors.tasks.settle_departures",
     "schedule": 30.0,
 }
+
+# --- Email channel -------------------------------------------------------------------------------
+# Visitors' replies go to reply+TOKEN@EMAIL_INBOUND_DOMAIN: point that domain's MX (or a forward) at
+# the ESP's inbound route or at `manage.py run_email_receiver`.
+EMAIL_INBOUND_DOMAIN = os.environ.get("EMAIL_INBOUND_DOMAIN", "localhost")
+EMAIL_ATTACHMENT_MAX_BYTES = env_int("EMAIL_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024)
+# The ESP whose anymail inbound webhook is served at /anymail/<esp>/inbound/ ("postmark", "mailgun",
+# "sendgrid", "amazon_ses", ...); empty serves none.
+EMAIL_INBOUND_ESP = os.environ.get("EMAIL_INBOUND_ESP", "")
+# Every ANYMAIL_<NAME> variable becomes ANYMAIL["<NAME>"] (WEBHOOK_SECRET, MAILGUN_WEBHOOK_SIGNING_KEY,
+# POSTMARK_SERVER_TOKEN for an anymail EMAIL_BACKEND, ...).
+ANYMAIL = {name.removeprefix("ANYMAIL_"): value for name, value in os.environ.items() if name.startswith("ANYMAIL_")}
+if EMAIL_INBOUND_ESP and not DEBUG and not ANYMAIL.get("WEBHOOK_SECRET"):
+    raise ImproperlyConfigured("ANYMAIL_WEBHOOK_SECRET must be set when EMAIL_INBOUND_ESP is (production mode).")

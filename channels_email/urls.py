@@ -1,0 +1,9 @@
+from django.urls import re_path
+
+from . import webhooks
+
+app_name = "channels_email"
+urlpatterns = [
+    # Anymail's own paths (Mailgun tells its two formats apart by "_mime" in the URL).
+    re_path(r"^anymail/(?P<esp>[a-z_]+)/inbound(?:_mime)?/$", webhooks.inbound_webhook, name="inbound_webhook"),
+]
