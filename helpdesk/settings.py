@@ -209,3 +209,12 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Facebook Messenger ------------------------------------------------------------------------
+# The Graph API's address with its version; tests (and a staging setup) point it at a stand-in server.
+FACEBOOK_GRAPH_URL = os.environ.get("FACEBOOK_GRAPH_URL", "https://graph.facebook.com/v26.0")
+FACEBOOK_GRAPH_TIMEOUT = env_int("FACEBOOK_GRAPH_TIMEOUT", 10)
+# A reply Facebook cannot take yet (rate limit, temporary error) is tried again this many times,
+# after FACEBOOK_RETRY_BACKOFF seconds, doubled each time.
+FACEBOOK_SEND_MAX_RETRIES = env_int("FACEBOOK_SEND_MAX_RETRIES", 5)
+FACEBOOK_RETRY_BACKOFF = env_int("FACEBOOK_RETRY_BACKOFF", 30)
