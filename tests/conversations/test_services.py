@@ -208,7 +208,8 @@ def test_a_visitor_message_cannot_carry_an_agent(conversation, agent):
     assert refused.value.field == "agent"
 
 
-def test_reply_on_a_channel_that_is_not_set_up_is_refused(agent):
+def test_reply_on_a_channel_that_is_not_set_up_is_refused(agent, monkeypatch):
+    monkeypatch.delitem(events._deliverers, Channel.MESSENGER, raising=False)
     messenger_conversation = ConversationFactory(channel=Channel.MESSENGER)
 
     with pytest.raises(ServiceError) as refused:
@@ -219,19 +220,15 @@ def test_reply_on_a_channel_that_is_not_set_up_is_refused(agent):
 
 
 def test_reply_on_a_delivering_channel_is_pending_and_handed_over_after_commit(
-    agent, django_capture_on_commit_callbacks
+    agent, django_capture_on_commit_callbacks, monkeypatch
 ):
     delivered = []
-    events.register_deliverer(Channel.MESSENGER, delivered.append)
+    # The real Messenger deliverer comes back after the test (monkeypatch restores it).
+    monkeypatch.setitem(events._deliverers, Channel.MESSENGER, delivered.append)
     messenger_conversation = ConversationFactory(channel=Channel.MESSENGER)
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            message = services.message_create(
-                conversation=messenger_conversation, author="agent", agent=agent, body="Hi"
-            )
-            assert delivered == []
-    finally:
-        events._deliverers.pop(Channel.MESSENGER)
+    with django_capture_on_commit_callbacks(execute=True):
+        message = services.message_create(conversation=messenger_conversation, author="agent", agent=agent, body="Hi")
+        assert delivered == []
 
     assert message.delivery_status == Message.Delivery.PENDING
     assert delivered == [message.pk]
