@@ -17,6 +17,17 @@ USER_UNAVAILABLE_CODE = 551
 PERMISSION_CODES = {10, 200, 230}
 
 
+_client: httpx.Client | None = None
+
+
+def _http() -> httpx.Client:
+    """One connection pool per process: a new client per call would rebuild its TLS context every time."""
+    global _client
+    if _client is None:
+        _client = httpx.Client()
+    return _client
+
+
 class GraphError(Exception):
     """Facebook refused or could not take a call; `code`/`subcode` are Facebook's own."""
 
@@ -71,7 +82,7 @@ class GraphClient:
     def _call(self, method: str, path: str, **kwargs) -> dict:
         url = f"{settings.FACEBOOK_GRAPH_URL.rstrip('/')}/{path.lstrip('/')}"
         try:
-            response = httpx.request(
+            response = _http().request(
                 method,
                 url,
                 params=self._params() | kwargs.pop("params", {}),

@@ -60,6 +60,7 @@ class GraphStandIn:
     def reset(self) -> None:
         self.requests.clear()
         self.scripts.clear()
+        self._mids = itertools.count(1)
         self.profile = {"first_name": "Vera", "last_name": "Vásárhelyi"}
 
     def answer(self, method: str, path: str, *responses: tuple[int, dict]) -> None:
@@ -104,5 +105,5 @@ def start(standin: GraphStandIn) -> ThreadingHTTPServer:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     standin.url = f"http://127.0.0.1:{server.server_address[1]}{VERSION}"
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     return server
