@@ -130,6 +130,13 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     list_display = ["received_at", "status", "error"]
     list_filter = ["status"]
     readonly_fields = ["received_at", "status", "error", "processed_at", "body", "body_sha256"]
+    actions = ["process_again"]
+
+    @admin.action(description=_("Process the selected failed deliveries again"))
+    def process_again(self, request, queryset):
+        for delivery in queryset.filter(status=WebhookDelivery.Status.FAILED):
+            services.webhook_delivery_process_again(delivery=delivery, actor=request.user)
+        self.message_user(request, _("Failed deliveries are being processed again."), messages.SUCCESS)
 
     def has_add_permission(self, request):
         return False

@@ -44,7 +44,7 @@ class GraphError(Exception):
     @property
     def is_retryable(self) -> bool:
         """Rate limits, temporary errors, server errors and network trouble pass; try again later."""
-        return self.code in RETRYABLE_CODES or self.status >= 500 or self.status == 0
+        return self.code in RETRYABLE_CODES or self.status >= 500 or self.status in (0, 429)
 
     @property
     def token_expired(self) -> bool:

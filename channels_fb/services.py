@@ -179,6 +179,22 @@ def webhook_delivery_store(*, body: bytes) -> tuple[WebhookDelivery, bool]:
     return delivery, True
 
 
+@transaction.atomic
+def webhook_delivery_process_again(*, delivery: WebhookDelivery, actor: Agent) -> WebhookDelivery:
+    """The owner has a failed delivery processed again; every event is idempotent, so nothing doubles."""
+    from .tasks import process_webhook_delivery
+
+    if not actor.is_owner:
+        raise ServiceError(_("Only the owner can process webhook deliveries again."), code="forbidden")
+    delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery.pk)
+    if delivery.status != WebhookDelivery.Status.FAILED:
+        return delivery
+    delivery.status = WebhookDelivery.Status.RECEIVED
+    delivery.save(update_fields=["status"])
+    process_webhook_delivery.delay_on_commit(delivery.pk)
+    return delivery
+
+
 def webhook_delivery_process(*, delivery: WebhookDelivery) -> WebhookDelivery:
     """Apply every event of every entry of a stored delivery; one broken event does not stop the others,
     and a delivery already processed is not processed again."""

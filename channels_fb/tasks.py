@@ -4,6 +4,7 @@ import logging
 
 from celery import shared_task
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.utils.translation import gettext as _
 
 from conversations.models import Message
@@ -19,7 +20,8 @@ def _backoff(retries: int) -> int:
     return settings.FACEBOOK_RETRY_BACKOFF * 2**retries
 
 
-@shared_task(ignore_result=True)
+# A database hiccup must not leave a stored delivery unprocessed; each event is idempotent, so a rerun is safe.
+@shared_task(ignore_result=True, autoretry_for=(OperationalError, InterfaceError), retry_backoff=5, max_retries=5)
 def process_webhook_delivery(delivery_id: int) -> None:
     delivery = WebhookDelivery.objects.filter(pk=delivery_id).first()
     if delivery is not None:
@@ -34,7 +36,9 @@ def send_message(self, message_id: int) -> None:
     except GraphError as error:
         retries = self.request.retries
         if retries >= settings.FACEBOOK_SEND_MAX_RETRIES:
-            message = Message.objects.get(pk=message_id)
+            message = Message.objects.filter(pk=message_id).first()
+            if message is None:
+                return
             reason = _("Facebook did not take the reply after %(tries)d tries: %(reason)s") % {
                 "tries": retries + 1,
                 "reason": error.message,
@@ -62,6 +66,8 @@ def fetch_profile(self, contact_id: int) -> None:
             raise self.retry(
                 exc=error, countdown=_backoff(self.request.retries), max_retries=settings.FACEBOOK_SEND_MAX_RETRIES
             ) from error
+        if error.token_expired:
+            services.facebook_page_token_expired(page=page)
         logger.info("Facebook did not give the profile of %s on page %s: %s", contact.psid, page.page_id, error)
         profile = {}
     services.messenger_contact_set_profile(

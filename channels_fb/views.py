@@ -21,7 +21,7 @@ def webhook(request: HttpRequest) -> HttpResponse:
             status=403,
         )
     try:
-        payload = json.loads(body)
+        payload = json.loads(body.decode("utf-8"))  # Facebook posts UTF-8; anything else is not theirs
     except (ValueError, UnicodeDecodeError):
         return JsonResponse({"code": "invalid", "message": "The body is not JSON.", "field": "body"}, status=400)
     if not isinstance(payload, dict) or not isinstance(payload.get("entry", []), list):

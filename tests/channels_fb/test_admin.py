@@ -130,3 +130,17 @@ def test_only_the_owner_connects_pages(full_agent):
 
 def test_the_webhook_deliveries_are_listed_for_the_owner(owner_client):
     assert owner_client.get("/admin/channels_fb/webhookdelivery/").status_code == 200
+
+
+def test_owner_has_failed_deliveries_processed_again_from_the_list(owner_client, page):
+    from channels_fb.models import WebhookDelivery
+
+    failed = WebhookDelivery.objects.create(body_sha256="0" * 64, body="{}", status=WebhookDelivery.Status.FAILED)
+
+    response = owner_client.post(
+        "/admin/channels_fb/webhookdelivery/", {"action": "process_again", "_selected_action": [failed.pk]}
+    )
+
+    assert response.status_code == 302
+    failed.refresh_from_db()
+    assert failed.status == WebhookDelivery.Status.RECEIVED  # processing follows after commit

@@ -343,3 +343,31 @@ def test_receipts_leave_failed_replies_failed(deliver, sent_replies):
     deliver("read")
 
     assert Message.objects.get(pk=sent_replies[0].pk).delivery_status == Message.Delivery.FAILED
+
+
+def test_expired_token_found_by_the_profile_lookup_disconnects_the_page(deliver, graph, page):
+    from .graph_standin import TOKEN_EXPIRED
+
+    graph.answer("GET", f"/{PSID}", TOKEN_EXPIRED)
+
+    deliver("message_text")
+
+    page.refresh_from_db()
+    assert page.disconnected_reason == page.Disconnection.TOKEN_EXPIRED
+    assert Message.objects.count() == 1  # the customer's message is kept all the same
+
+
+def test_owner_has_a_failed_delivery_processed_again(deliver, owner, django_capture_on_commit_callbacks):
+    payload = fixture_payload("message_text")
+    payload["entry"][0]["messaging"][0]["message"]["text"] = " "
+    delivery = deliver(payload)
+    assert delivery.status == WebhookDelivery.Status.FAILED
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(body=fixture_body("message_text").decode())
+    delivery.refresh_from_db()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.webhook_delivery_process_again(delivery=delivery, actor=owner)
+
+    delivery.refresh_from_db()
+    assert delivery.status == WebhookDelivery.Status.PROCESSED
+    assert Message.objects.count() == 1

@@ -260,3 +260,10 @@ def test_a_reply_in_a_conversation_without_a_messenger_contact_fails_with_the_re
     assert message.delivery_status == Message.Delivery.FAILED
     assert "no Messenger contact" in message.delivery_error
     assert graph.requests == []
+
+
+def test_too_many_requests_without_a_graph_error_body_is_retried(reply, graph, retries_run_inline):
+    graph.answer(*SEND, (429, {}))
+
+    assert reply().delivery_status == Message.Delivery.SENT
+    assert len(graph.requests) == 2

@@ -135,3 +135,7 @@ def test_a_delivered_message_reaches_the_dashboard_after_commit(post_webhook, dj
     assert message.channel == "messenger"
     assert message.author == Message.Author.VISITOR
     assert WebhookDelivery.objects.get().status == WebhookDelivery.Status.PROCESSED
+
+
+def test_a_body_that_is_not_utf8_is_a_bad_request(post_webhook):
+    assert post_webhook('{"entry": []}'.encode("utf-16")).status_code == 400
