@@ -203,16 +203,22 @@ def webhook_delivery_process(*, delivery: WebhookDelivery) -> WebhookDelivery:
     errors: list[str] = []
     try:
         payload = json.loads(delivery.body)
-        entries = payload.get("entry") or [] if isinstance(payload, dict) else []
+        entries = (payload.get("entry") or []) if isinstance(payload, dict) else []
     except ValueError as error:
         entries, errors = [], [f"malformed JSON: {error}"]
     for entry in entries:
+        if not isinstance(entry, dict):
+            errors.append(f"an entry is not an object: {entry!r:.100}")
+            continue
         page = FacebookPage.objects.filter(page_id=str(entry.get("id", ""))).first()
         if page is None or not page.receives_messages:
             logger.info("Webhook entry for page %s ignored: the page is not connected.", entry.get("id"))
             continue
         # "standby" events belong to conversations another app controls (handover protocol): accepted, ignored.
         for event in entry.get("messaging") or []:
+            if not isinstance(event, dict):
+                errors.append(f"an event is not an object: {event!r:.100}")
+                continue
             try:
                 with transaction.atomic():
                     _apply_event(page, event)

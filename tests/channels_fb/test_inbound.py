@@ -264,17 +264,15 @@ def test_echo_of_our_own_reply_is_not_stored_again(deliver):
     assert not Message.objects.filter(author=Message.Author.AGENT).exists()
 
 
-def test_echo_without_metadata_is_recognised_by_the_mid_we_stored(deliver, agent, monkeypatch):
+def test_echo_without_metadata_is_recognised_by_the_mid_we_stored(deliver, agent):
     deliver("message_text")
-    conversation = Conversation.objects.get()
-    monkeypatch.setattr("channels_fb.tasks.send_message.delay", lambda message_id: None)
     reply = conversation_services.message_create(
-        conversation=conversation, author="agent", agent=agent, body="Your parcel is on its way."
+        conversation=Conversation.objects.get(), author="agent", agent=agent, body="Your parcel is on its way."
     )
     echo = fixture_payload("echo_of_our_reply")
-    mid = echo["entry"][0]["messaging"][0]["message"].pop("metadata") and "m_Ou1rR2eE3"
-    echo["entry"][0]["messaging"][0]["message"]["mid"] = mid
-    conversation_services.message_set_delivery(message=reply, status=Message.Delivery.SENT, external_id=mid)
+    echoed = echo["entry"][0]["messaging"][0]["message"]
+    del echoed["metadata"]
+    conversation_services.message_set_delivery(message=reply, status=Message.Delivery.SENT, external_id=echoed["mid"])
 
     deliver(echo)
 
@@ -370,4 +368,16 @@ def test_owner_has_a_failed_delivery_processed_again(deliver, owner, django_capt
 
     delivery.refresh_from_db()
     assert delivery.status == WebhookDelivery.Status.PROCESSED
+    assert Message.objects.count() == 1
+
+
+def test_entries_and_events_that_are_not_objects_are_reported_not_fatal(deliver):
+    payload = fixture_payload("message_text")
+    payload["entry"].insert(0, "garbage")
+    payload["entry"][1]["messaging"].insert(0, 42)
+
+    delivery = deliver(payload)
+
+    assert delivery.status == WebhookDelivery.Status.FAILED
+    assert "not an object" in delivery.error
     assert Message.objects.count() == 1

@@ -596,6 +596,13 @@ def test_a_failed_delivery_keeps_its_reason(pending_reply):
     assert pending_reply.delivery_error == "The 24-hour window has closed."
 
 
+def test_the_reason_of_a_failed_delivery_is_published(pending_reply, published, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        services.message_set_delivery(message=pending_reply, status="failed", error="The 24-hour window has closed.")
+
+    assert published[-1]["message"]["delivery_error"] == "The 24-hour window has closed."
+
+
 def test_an_unknown_delivery_status_is_refused(pending_reply):
     with pytest.raises(ServiceError) as refused:
         services.message_set_delivery(message=pending_reply, status="lost")
