@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from conversations import services as conversation_services
+from conversations.masking import mask_card_numbers
 from conversations.models import Channel, Message
 from helpdesk.errors import ServiceError
 from helpdesk.models import Agent
@@ -172,11 +173,36 @@ def webhook_delivery_store(*, body: bytes) -> tuple[WebhookDelivery, bool]:
     digest = hashlib.sha256(body).hexdigest()
     try:
         with transaction.atomic():
-            delivery = WebhookDelivery.objects.create(body_sha256=digest, body=body.decode("utf-8"))
+            delivery = WebhookDelivery.objects.create(body_sha256=digest, body=_without_card_numbers(body))
     except IntegrityError:
         return WebhookDelivery.objects.get(body_sha256=digest), False
     process_webhook_delivery.delay_on_commit(delivery.pk)
     return delivery, True
+
+
+# What people type or tap (message texts, button titles and payloads); ids and URLs are left alone, since a
+# page-scoped id can look like a card number.
+_TYPED_KEYS = {"text", "title", "payload"}
+
+
+def _masked_typed_values(value):
+    if isinstance(value, dict):
+        return {
+            key: mask_card_numbers(item) if key in _TYPED_KEYS and isinstance(item, str) else _masked_typed_values(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_masked_typed_values(item) for item in value]
+    return value
+
+
+def _without_card_numbers(body: bytes) -> str:
+    """The body as Facebook sent it, unless a customer typed a card number: a raw card number is never
+    stored, so then it is kept with that number masked (the hash of the raw bytes still dedupes it)."""
+    text = body.decode("utf-8")
+    payload = json.loads(text)
+    masked = _masked_typed_values(payload)
+    return text if masked == payload else json.dumps(masked, ensure_ascii=False)
 
 
 @transaction.atomic

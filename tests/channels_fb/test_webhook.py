@@ -47,13 +47,24 @@ def test_each_page_gets_its_own_generated_verify_token(db):
 
 
 def test_signed_post_is_stored_raw_and_answered_at_once(post_webhook):
-    response = post_webhook("message_text")
+    response = post_webhook("message_quick_reply")
 
     assert response.status_code == 200
     delivery = WebhookDelivery.objects.get()
-    assert delivery.body.encode() == fixture_body("message_text")
+    assert delivery.body.encode() == fixture_body("message_quick_reply")
     assert delivery.status == WebhookDelivery.Status.RECEIVED
     assert not Message.objects.exists()  # processing happens in Celery, after the answer
+
+
+def test_a_card_number_the_customer_typed_is_never_stored_in_the_raw_delivery(post_webhook):
+    post_webhook("message_text")
+
+    stored = json.loads(WebhookDelivery.objects.get().body)
+    event = stored["entry"][0]["messaging"][0]
+    assert "4111 1111 1111 1111" not in event["message"]["text"]
+    assert event["message"]["text"].endswith("**** **** **** 1111 was charged yesterday.")
+    assert event["sender"]["id"] == "6734419186622841"  # ids are left as they came
+    assert stored["entry"][0]["time"] == 1795166102455
 
 
 def test_post_without_a_signature_is_refused(post_webhook):
