@@ -69,7 +69,9 @@ class FacebookPageAdmin(admin.ModelAdmin):
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = [(None, {"fields": ["page_id", "name", "access_token", "app_secret", "human_agent_enabled"]})]
-        if obj is not None:
+        if obj is None:  # the verify token is generated on save; the address is known already
+            fieldsets.append((_("Facebook app webhook"), {"fields": ["webhook_url"]}))
+        else:
             fieldsets.append(
                 (
                     _("Facebook app webhook"),

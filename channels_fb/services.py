@@ -7,7 +7,7 @@ Facebook's events into calls to it, and agents' replies into Send API calls.
 import hashlib
 import json
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from django.conf import settings
@@ -219,6 +219,14 @@ def webhook_delivery_process_again(*, delivery: WebhookDelivery, actor: Agent) -
     delivery.save(update_fields=["status"])
     process_webhook_delivery.delay_on_commit(delivery.pk)
     return delivery
+
+
+def webhook_deliveries_purge(*, older_than: timedelta) -> int:
+    """Processed deliveries are kept for a while for troubleshooting, then deleted; failed ones stay."""
+    deleted, _ = WebhookDelivery.objects.filter(
+        status=WebhookDelivery.Status.PROCESSED, received_at__lt=timezone.now() - older_than
+    ).delete()
+    return deleted
 
 
 def webhook_delivery_process(*, delivery: WebhookDelivery) -> WebhookDelivery:

@@ -1,6 +1,7 @@
 """Celery adapters: they take ids, re-check state through the services, and retry what may pass."""
 
 import logging
+from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
@@ -26,6 +27,12 @@ def process_webhook_delivery(delivery_id: int) -> None:
     delivery = WebhookDelivery.objects.filter(pk=delivery_id).first()
     if delivery is not None:
         services.webhook_delivery_process(delivery=delivery)
+
+
+@shared_task(ignore_result=True)
+def purge_webhook_deliveries() -> None:
+    deleted = services.webhook_deliveries_purge(older_than=timedelta(days=settings.FACEBOOK_WEBHOOK_KEEP_DAYS))
+    logger.info("Deleted %d processed Messenger webhook deliveries.", deleted)
 
 
 @shared_task(bind=True, ignore_result=True)

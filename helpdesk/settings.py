@@ -218,3 +218,9 @@ FACEBOOK_GRAPH_TIMEOUT = env_int("FACEBOOK_GRAPH_TIMEOUT", 10)
 # after FACEBOOK_RETRY_BACKOFF seconds, doubled each time.
 FACEBOOK_SEND_MAX_RETRIES = env_int("FACEBOOK_SEND_MAX_RETRIES", 5)
 FACEBOOK_RETRY_BACKOFF = env_int("FACEBOOK_RETRY_BACKOFF", 30)
+# Processed webhook deliveries are kept this many days (failed ones until the owner deletes them).
+FACEBOOK_WEBHOOK_KEEP_DAYS = env_int("FACEBOOK_WEBHOOK_KEEP_DAYS", 30)
+CELERY_BEAT_SCHEDULE["channels_fb.purge_webhook_deliveries"] = {
+    "task": "channels_fb.tasks.purge_webhook_deliveries",
+    "schedule": 24 * 60 * 60,
+}

@@ -144,3 +144,7 @@ def test_owner_has_failed_deliveries_processed_again_from_the_list(owner_client,
     assert response.status_code == 302
     failed.refresh_from_db()
     assert failed.status == WebhookDelivery.Status.RECEIVED  # processing follows after commit
+
+
+def test_the_add_page_already_shows_the_webhook_url(owner_client):
+    assert "http://127.0.0.1:8000/channels/facebook/webhook" in owner_client.get(ADD).content.decode()

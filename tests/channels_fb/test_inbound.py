@@ -381,3 +381,19 @@ def test_entries_and_events_that_are_not_objects_are_reported_not_fatal(deliver)
     assert delivery.status == WebhookDelivery.Status.FAILED
     assert "not an object" in delivery.error
     assert Message.objects.count() == 1
+
+
+def test_processed_deliveries_are_purged_after_the_keeping_time_and_failed_ones_stay(db):
+    from datetime import timedelta
+
+    from channels_fb.tasks import purge_webhook_deliveries
+
+    with time_machine.travel("2026-10-01T00:00:00Z", tick=False):
+        WebhookDelivery.objects.create(body_sha256="a" * 64, body="{}", status=WebhookDelivery.Status.PROCESSED)
+        failed = WebhookDelivery.objects.create(body_sha256="b" * 64, body="{}", status=WebhookDelivery.Status.FAILED)
+    recent = WebhookDelivery.objects.create(body_sha256="c" * 64, body="{}", status=WebhookDelivery.Status.PROCESSED)
+
+    purge_webhook_deliveries.delay()
+
+    assert set(WebhookDelivery.objects.all()) == {failed, recent}
+    assert services.webhook_deliveries_purge(older_than=timedelta(0)) == 1
