@@ -67,6 +67,8 @@ def message_payload(message: Message) -> dict:
         "channel": message.channel,
         "client_id": message.client_id,
         "delivery_status": message.delivery_status,
+        # Why an outbound message failed (a closed Messenger window, ...), for the dashboard to show live.
+        "delivery_error": message.delivery_error,
         "created_at": message.created_at.isoformat(),
     }
 

@@ -244,3 +244,17 @@ EMAIL_INBOUND_ESP = os.environ.get("EMAIL_INBOUND_ESP", "")
 ANYMAIL = {name.removeprefix("ANYMAIL_"): value for name, value in os.environ.items() if name.startswith("ANYMAIL_")}
 if EMAIL_INBOUND_ESP and not DEBUG and not ANYMAIL.get("WEBHOOK_SECRET"):
     raise ImproperlyConfigured("ANYMAIL_WEBHOOK_SECRET must be set when EMAIL_INBOUND_ESP is (production mode).")
+# --- Facebook Messenger ------------------------------------------------------------------------
+# The Graph API's address with its version; tests (and a staging setup) point it at a stand-in server.
+FACEBOOK_GRAPH_URL = os.environ.get("FACEBOOK_GRAPH_URL", "https://graph.facebook.com/v26.0")
+FACEBOOK_GRAPH_TIMEOUT = env_int("FACEBOOK_GRAPH_TIMEOUT", 10)
+# A reply Facebook cannot take yet (rate limit, temporary error) is tried again this many times,
+# after FACEBOOK_RETRY_BACKOFF seconds, doubled each time.
+FACEBOOK_SEND_MAX_RETRIES = env_int("FACEBOOK_SEND_MAX_RETRIES", 5)
+FACEBOOK_RETRY_BACKOFF = env_int("FACEBOOK_RETRY_BACKOFF", 30)
+# Processed webhook deliveries are kept this many days (failed ones until the owner deletes them).
+FACEBOOK_WEBHOOK_KEEP_DAYS = env_int("FACEBOOK_WEBHOOK_KEEP_DAYS", 30)
+CELERY_BEAT_SCHEDULE["channels_fb.purge_webhook_deliveries"] = {
+    "task": "channels_fb.tasks.purge_webhook_deliveries",
+    "schedule": 24 * 60 * 60,
+}

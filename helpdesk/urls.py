@@ -16,6 +16,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("", include("channels_email.urls")),
+    path("channels/facebook/", include("channels_fb.urls")),
 ]
 
 if settings.DEBUG:

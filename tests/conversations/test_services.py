@@ -208,7 +208,8 @@ def test_a_visitor_message_cannot_carry_an_agent(conversation, agent):
     assert refused.value.field == "agent"
 
 
-def test_reply_on_a_channel_that_is_not_set_up_is_refused(agent):
+def test_reply_on_a_channel_that_is_not_set_up_is_refused(agent, monkeypatch):
+    monkeypatch.delitem(events._deliverers, Channel.MESSENGER, raising=False)
     messenger_conversation = ConversationFactory(channel=Channel.MESSENGER)
 
     with pytest.raises(ServiceError) as refused:
@@ -219,19 +220,15 @@ def test_reply_on_a_channel_that_is_not_set_up_is_refused(agent):
 
 
 def test_reply_on_a_delivering_channel_is_pending_and_handed_over_after_commit(
-    agent, django_capture_on_commit_callbacks
+    agent, django_capture_on_commit_callbacks, monkeypatch
 ):
     delivered = []
-    events.register_deliverer(Channel.MESSENGER, delivered.append)
+    # The real Messenger deliverer comes back after the test (monkeypatch restores it).
+    monkeypatch.setitem(events._deliverers, Channel.MESSENGER, delivered.append)
     messenger_conversation = ConversationFactory(channel=Channel.MESSENGER)
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            message = services.message_create(
-                conversation=messenger_conversation, author="agent", agent=agent, body="Hi"
-            )
-            assert delivered == []
-    finally:
-        events._deliverers.pop(Channel.MESSENGER)
+    with django_capture_on_commit_callbacks(execute=True):
+        message = services.message_create(conversation=messenger_conversation, author="agent", agent=agent, body="Hi")
+        assert delivered == []
 
     assert message.delivery_status == Message.Delivery.PENDING
     assert delivered == [message.pk]
@@ -573,11 +570,10 @@ def test_every_change_is_a_history_row_with_its_actor(visitor, agent, full_agent
 
 
 @pytest.fixture
-def pending_reply(agent):
-    events.register_deliverer(Channel.EMAIL, lambda message_id: None)
+def pending_reply(agent, monkeypatch):
+    monkeypatch.setitem(events._deliverers, Channel.EMAIL, lambda message_id: None)
     conversation = ConversationFactory(channel=Channel.EMAIL)
-    yield services.message_create(conversation=conversation, author="agent", agent=agent, body="Hi")
-    events._deliverers.pop(Channel.EMAIL)
+    return services.message_create(conversation=conversation, author="agent", agent=agent, body="Hi")
 
 
 def test_delivery_moves_forward_and_keeps_the_channels_id(pending_reply, published, django_capture_on_commit_callbacks):
@@ -597,6 +593,13 @@ def test_a_failed_delivery_keeps_its_reason(pending_reply):
     pending_reply.refresh_from_db()
     assert pending_reply.delivery_status == "failed"
     assert pending_reply.delivery_error == "The 24-hour window has closed."
+
+
+def test_the_reason_of_a_failed_delivery_is_published(pending_reply, published, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        services.message_set_delivery(message=pending_reply, status="failed", error="The 24-hour window has closed.")
+
+    assert published[-1]["message"]["delivery_error"] == "The 24-hour window has closed."
 
 
 def test_an_unknown_delivery_status_is_refused(pending_reply):
