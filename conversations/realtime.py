@@ -2,7 +2,8 @@
 
 Groups are scoped, never global:
 - `visitor-<id>`: the visitor's own chat boxes (all their tabs);
-- `conversation-<id>`: dashboards that have the conversation open;
+- `conversation-<id>`: dashboards that have the conversation open (typing; its events reach them
+  through their inbox groups);
 - `watch-visitor-<id>`: dashboards showing the visitor's card;
 - `agent-<id>`: one agent's dashboards (their assigned conversations, whatever the group);
 - `inbox-unrouted`, `inbox-group-<id>`, `inbox-full`: dashboards whose inbox lists the conversation.
@@ -49,9 +50,10 @@ INBOX_FULL = "inbox-full"
 
 
 def agent_inbox_groups(agent) -> list[str]:
-    """The inbox groups whose events an agent's dashboard receives (their visibility, as in permissions)."""
+    """The inbox groups whose events an agent's dashboard receives (their visibility, as in permissions).
+    A full-access agent is in one group that gets every conversation's events, so each arrives once."""
     if agent.has_full_access:
-        return [INBOX_FULL, agent_group(agent.pk)]
+        return [INBOX_FULL]
     return [
         inbox_group(None),
         agent_group(agent.pk),
@@ -59,11 +61,19 @@ def agent_inbox_groups(agent) -> list[str]:
     ]
 
 
-def dashboard_groups(conversation: dict) -> list[str]:
-    groups = [conversation_group(conversation["id"]), INBOX_FULL, inbox_group(conversation["group_id"])]
+def dashboard_groups(conversation: dict, history: dict | None = None) -> list[str]:
+    """Every inbox that lists the conversation, and (after a transfer) every inbox that listed it before.
+    Dashboards with the conversation open are among them: nobody may open one their inbox cannot list."""
+    groups = [INBOX_FULL, inbox_group(conversation["group_id"])]
     if conversation["assignee_id"]:
         groups.append(agent_group(conversation["assignee_id"]))
-    return groups
+    data = (history or {}).get("data", {})
+    if "from_group_id" in data:
+        groups.append(inbox_group(data["from_group_id"]))
+    for key in ("from_agent_id", "previous_agent_id"):
+        if data.get(key):
+            groups.append(agent_group(data[key]))
+    return list(dict.fromkeys(groups))
 
 
 def for_visitor(event: dict) -> dict:
@@ -121,7 +131,7 @@ def fan_out(event: dict) -> None:
     try:
         if "conversation" in event:
             conversation = event["conversation"]
-            send_to_groups(dashboard_groups(conversation), event)
+            send_to_groups(dashboard_groups(conversation, event.get("history")), event)
             if kind in VISITOR_EVENTS:
                 send_to_groups([visitor_group(conversation["visitor_id"])], for_visitor(event))
         elif kind.startswith("visitor."):

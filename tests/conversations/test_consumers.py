@@ -474,3 +474,35 @@ async def test_agent_switches_status_and_heartbeats_keep_them_online(online_agen
     bad = await send(agent_ws, {"type": "status.set", "status": "away"}, "error")
     assert bad["field"] == "status"
     await agent_ws.disconnect()
+
+
+async def test_a_full_access_agent_receives_each_event_of_their_own_conversation_once(online_agent):
+    visitor_ws, _ = await visitor_socket()
+    agent_ws = await agent_socket(online_agent)
+    ack = await send(visitor_ws, {"type": "message.send", "client_id": "v1", "body": "Hi"}, "message.ack")
+    await receive_type(agent_ws, "message.created")
+    await send(agent_ws, {"type": "conversation.watch", "conversation_id": ack["conversation_id"]}, "conversation.sync")
+    await send(agent_ws, {"type": "conversation.join", "conversation_id": ack["conversation_id"]}, "action.ok")
+
+    await send(visitor_ws, {"type": "message.send", "client_id": "v2", "body": "Still there?"}, "message.ack")
+    first = await receive_type(agent_ws, "message.created")
+
+    assert first["message"]["body"] == "Still there?"
+    assert await agent_ws.receive_nothing(timeout=0.3)
+    await visitor_ws.disconnect()
+    await agent_ws.disconnect()
+
+
+async def test_the_group_a_conversation_leaves_hears_of_the_transfer():
+    sales = await sync_to_async(AgentGroupFactory)(name="Sales")
+    support = await sync_to_async(AgentGroupFactory)(name="Support")
+    seller = await sync_to_async(AgentFactory)(role=Agent.Role.LIMITED, groups=[sales])
+    manager = await sync_to_async(AgentFactory)(role=Agent.Role.FULL)
+    conversation = await sync_to_async(ConversationFactory)(group=sales)
+    seller_ws = await agent_socket(seller)
+
+    await sync_to_async(services.conversation_transfer)(conversation=conversation, actor=manager, group=support)
+
+    transferred = await receive_type(seller_ws, "conversation.transferred")
+    assert transferred["conversation"]["group_id"] == support.pk
+    await seller_ws.disconnect()

@@ -1,0 +1,628 @@
+#!/usr/bin/env python
+"""Chat load benchmark: the helpdesk in production mode, side by side with a bare Channels baseline.
+
+    python bench/chat_load.py            # the full run (a few minutes)
+    python bench/chat_load.py --quick    # small sizes: a correctness check for CI, no timing verdicts
+
+It starts, on this machine: a fresh PostgreSQL database, a Redis database, two helpdesk uvicorn
+processes in production mode (DEBUG off) and two uvicorn processes serving `bench/baseline.py` on the
+same channel layer. Simulated visitors speak the chat box protocol to one process and authenticated
+agents the dashboard protocol to the other, so every message crosses processes through Redis and is
+really stored. Everything talks to 127.0.0.1 only, and every load loop is bounded in count and time.
+
+It reports visitor→agent and agent→visitor latency (p50/p95/p99) at each load step, the highest rate
+sustained with nothing lost, lost and doubled messages (counted at the receivers), memory per idle
+visitor socket, CPU per message, the helpdesk's sustained rate as a share of the baseline's, and a
+reconnect storm (half the visitors dropped and reconnected mid-load). Results go to
+bench/results/chat_load.json; `python bench/report.py` puts them in the README.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+from websockets.asyncio.client import connect
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+sys.path.insert(0, str(ROOT))
+
+DATABASE = os.environ.get("BENCH_DATABASE", "helpdesk_bench")
+PG_URL = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
+SECRET = "bench-secret-key-not-for-production"
+
+QUICK = {"visitors": 40, "agents": 3, "steps": [25, 50], "step_seconds": 3, "idle_sockets": 200, "storm_rate": 25}
+FULL = {
+    "visitors": 200,
+    "agents": 5,
+    "steps": [100, 250, 500, 750, 1000, 1500],
+    "step_seconds": 10,
+    "idle_sockets": 10_000,
+    "storm_rate": 250,
+}
+DRAIN_SECONDS = 10
+
+
+def environment() -> dict:
+    return {
+        **os.environ,
+        "DEBUG": "0",
+        "SECRET_KEY": SECRET,
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SECURE_COOKIES": "0",
+        "DATABASE_URL": f"{PG_URL}/{DATABASE}",
+        "REDIS_URL": REDIS_URL,
+        "CELERY_EMBEDDED_WORKER": "0",
+        "LOG_LEVEL": "WARNING",
+        "DJANGO_SETTINGS_MODULE": "helpdesk.settings",
+    }
+
+
+def fresh_services():
+    import psycopg
+    import redis
+
+    with psycopg.connect(f"{PG_URL}/postgres", autocommit=True) as pg:
+        pg.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+        pg.execute(f'CREATE DATABASE "{DATABASE}"')
+    redis.Redis.from_url(REDIS_URL).flushdb()
+
+
+def setup_django():
+    os.environ.update(environment())
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def agent_cookies(count: int) -> list[str]:
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from helpdesk.models import Agent
+
+    cookies = []
+    for n in range(count):
+        agent = Agent.objects.create_user(
+            f"bench{n}@example.com", "x", name=f"Bench agent {n}", role=Agent.Role.FULL, status=Agent.Status.ONLINE
+        )
+        session = SessionStore()
+        session[SESSION_KEY] = str(agent.pk)
+        session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        session[HASH_SESSION_KEY] = agent.get_session_auth_hash()
+        session.save()
+        cookies.append(f"{settings.SESSION_COOKIE_NAME}={session.session_key}")
+    return cookies
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    def __init__(self, app: str):
+        self.port = free_port()
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                app,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            cwd=ROOT,
+            env=environment(),
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise RuntimeError(f"{app} did not start") from None
+                time.sleep(0.1)
+        self.ps = psutil.Process(self.process.pid)
+
+    def ws(self, path: str) -> str:
+        return f"ws://127.0.0.1:{self.port}{path}"
+
+    @property
+    def origin(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def rss(self) -> int:
+        return self.ps.memory_info().rss
+
+    def cpu(self) -> float:
+        times = self.ps.cpu_times()
+        return times.user + times.system
+
+    def stop(self):
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def percentiles(values: list[float]) -> dict:
+    if not values:
+        return {"p50": None, "p95": None, "p99": None}
+    ordered = sorted(values)
+
+    def pick(q):
+        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 2)
+
+    return {"p50": pick(0.50), "p95": pick(0.95), "p99": pick(0.99)}
+
+
+# --- Clients -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Ledger:
+    """What was sent and what arrived, per direction, to count losses, doubles and latency."""
+
+    sent_at: dict = field(default_factory=dict)  # tag -> perf_counter at send
+    arrived: dict = field(default_factory=dict)  # (receiver, tag) -> count
+    latencies: list = field(default_factory=list)
+    expected_receivers: dict = field(default_factory=dict)  # tag -> set of receivers
+
+    def sent(self, tag: str, receivers: set):
+        self.sent_at[tag] = time.perf_counter()
+        self.expected_receivers[tag] = receivers
+
+    def got(self, receiver, tag: str):
+        key = (receiver, tag)
+        self.arrived[key] = self.arrived.get(key, 0) + 1
+        if self.arrived[key] == 1 and tag in self.sent_at:
+            self.latencies.append(time.perf_counter() - self.sent_at[tag])
+
+    def missing(self) -> int:
+        return sum(
+            1 for tag, receivers in self.expected_receivers.items() for r in receivers if (r, tag) not in self.arrived
+        )
+
+    def doubled(self) -> int:
+        return sum(count - 1 for count in self.arrived.values() if count > 1)
+
+
+class Client:
+    def __init__(self, name, url, origin, headers=None):
+        self.name, self.url, self.origin, self.headers = name, url, origin, headers or {}
+        self.ws = None
+        self.reader = None
+        self.waiters: dict[str, asyncio.Future] = {}
+
+    async def open(self):
+        self.ws = await connect(
+            self.url,
+            origin=self.origin,
+            additional_headers=self.headers,
+            open_timeout=30,
+            max_queue=None,
+            ping_interval=None,
+        )
+        self.reader = asyncio.create_task(self._read())
+
+    async def _read(self):
+        try:
+            async for raw in self.ws:
+                self.handle(json.loads(raw))
+        except Exception:
+            pass
+
+    def wait_for(self, key: str) -> asyncio.Future:
+        future = asyncio.get_running_loop().create_future()
+        self.waiters[key] = future
+        return future
+
+    def resolve(self, key: str, value):
+        if (future := self.waiters.pop(key, None)) and not future.done():
+            future.set_result(value)
+
+    async def send(self, frame: dict):
+        await self.ws.send(json.dumps(frame))
+
+    async def close(self):
+        if self.ws is not None:
+            await self.ws.close()
+        if self.reader:
+            await asyncio.wait([self.reader], timeout=5)
+
+    def handle(self, frame):
+        raise NotImplementedError
+
+
+def tag_of(body: str) -> str | None:
+    return body.split(" ", 2)[1] if body.startswith("bench ") else None
+
+
+class HelpdeskVisitor(Client):
+    def __init__(self, number, server, to_agents: Ledger, to_visitors: Ledger):
+        super().__init__(f"v{number}", server.ws("/ws/visitor/"), server.origin)
+        self.number, self.to_agents, self.to_visitors = number, to_agents, to_visitors
+        self.token = None
+        self.conversation_id = None
+        self.last_id = None
+        self.seen_ids: dict[int, int] = {}
+
+    async def hello(self):
+        welcome = self.wait_for("welcome")
+        await self.send({"type": "visitor.hello", "token": self.token, "last_message_id": self.last_id})
+        frame = await asyncio.wait_for(welcome, 30)
+        self.token = frame["token"]
+        for message in frame["messages"]:
+            self._message(message)
+
+    def _message(self, message):
+        self.seen_ids[message["id"]] = self.seen_ids.get(message["id"], 0) + 1
+        self.last_id = max(self.last_id or 0, message["id"])
+        if message["author"] == "agent" and (tag := tag_of(message["body"])):
+            self.to_visitors.got(self.name, tag)
+
+    def handle(self, frame):
+        kind = frame["type"]
+        if kind == "visitor.welcome":
+            self.resolve("welcome", frame)
+        elif kind == "message.created":
+            self._message(frame["message"])
+        elif kind == "message.ack":
+            self.conversation_id = frame["conversation_id"]
+            self.resolve(frame["client_id"], frame)
+        elif kind == "error":
+            self.resolve(frame.get("ref") or "error", frame)
+
+    async def say(self, tag: str, receivers: set, wait=False):
+        self.to_agents.sent(tag, receivers)
+        ack = self.wait_for(tag) if wait else None
+        await self.send({"type": "message.send", "client_id": tag, "body": f"bench {tag} from {self.name}"})
+        if ack:
+            await asyncio.wait_for(ack, 30)
+
+
+class HelpdeskAgent(Client):
+    def __init__(self, number, server, cookie, to_agents: Ledger, to_visitors: Ledger):
+        super().__init__(f"a{number}", server.ws("/ws/agent/"), server.origin, {"Cookie": cookie})
+        self.to_agents, self.to_visitors = to_agents, to_visitors
+        self.sent_ids: dict[int, list[int]] = {}
+
+    async def open(self):
+        welcome = self.wait_for("welcome")
+        await super().open()
+        await asyncio.wait_for(welcome, 30)
+
+    def handle(self, frame):
+        kind = frame["type"]
+        if kind == "agent.welcome":
+            self.resolve("welcome", frame)
+        elif kind == "message.created" and frame["message"]["author"] == "visitor":
+            if tag := tag_of(frame["message"]["body"]):
+                self.to_agents.got(self.name, tag)
+        elif kind == "message.ack":
+            self.sent_ids.setdefault(frame["conversation_id"], []).append(frame["id"])
+            self.resolve(frame["client_id"], frame)
+        elif kind == "error":
+            self.resolve(frame.get("ref") or "error", frame)
+
+    async def reply(self, conversation_id: int, tag: str, receiver: str, wait=False):
+        self.to_visitors.sent(tag, {receiver})
+        ack = self.wait_for(tag) if wait else None
+        await self.send(
+            {
+                "type": "message.send",
+                "conversation_id": conversation_id,
+                "client_id": tag,
+                "body": f"bench {tag} to {receiver}",
+            }
+        )
+        if ack:
+            await asyncio.wait_for(ack, 30)
+
+
+class BaselineVisitor(Client):
+    def __init__(self, number, server, to_agents, to_visitors):
+        super().__init__(f"v{number}", server.ws(f"/visitor/{number}/"), server.origin)
+        self.number, self.to_agents, self.to_visitors = number, to_agents, to_visitors
+
+    def handle(self, frame):
+        if frame["type"] == "message.created" and (tag := tag_of(frame["body"])) and tag.startswith("r"):
+            self.to_visitors.got(self.name, tag)
+        elif frame["type"] == "message.ack":
+            self.resolve(frame["client_id"], frame)
+
+    async def say(self, tag, receivers, wait=False):
+        self.to_agents.sent(tag, receivers)
+        await self.send({"client_id": tag, "body": f"bench {tag}"})
+
+
+class BaselineAgent(Client):
+    def __init__(self, number, server, to_agents, to_visitors):
+        super().__init__(f"a{number}", server.ws("/agent/"), server.origin)
+        self.to_agents, self.to_visitors = to_agents, to_visitors
+
+    def handle(self, frame):
+        if frame["type"] == "message.created" and (tag := tag_of(frame["body"])) and tag.startswith("s"):
+            self.to_agents.got(self.name, tag)
+
+    async def reply(self, room: int, tag: str, receiver: str, wait=False):
+        self.to_visitors.sent(tag, {receiver})
+        await self.send({"client_id": tag, "body": f"bench {tag}", "room": room})
+
+
+# --- Load ----------------------------------------------------------------------------------------
+
+
+async def drain(ledgers: list[Ledger], seconds: float):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and any(ledger.missing() for ledger in ledgers):
+        await asyncio.sleep(0.1)
+
+
+async def run_step(rate: int, seconds: float, visitors, agents, *, baseline: bool, step: str, storm=None) -> dict:
+    """Send `rate` messages a second for `seconds`: half from visitors, half replies from agents."""
+    to_agents, to_visitors = visitors[0].to_agents, visitors[0].to_visitors
+    to_agents.__init__()
+    to_visitors.__init__()
+    agent_names = {agent.name for agent in agents}
+    total = int(rate * seconds)
+    started = time.perf_counter()
+    offline: set = set()
+    storm_task = None
+    for n in range(total):
+        target = started + n / rate
+        if (delay := target - time.perf_counter()) > 0:
+            await asyncio.sleep(delay)
+        if storm and n == total // 2:
+            storm_task = asyncio.create_task(storm(offline))
+        visitor = visitors[n // 2 % len(visitors)]
+        if visitor.name in offline:
+            continue
+        tag = f"{'s' if n % 2 == 0 else 'r'}{step}-{n}"
+        try:
+            if n % 2 == 0:
+                await visitor.say(tag, agent_names)
+            else:
+                agent = agents[visitor.number % len(agents)]
+                target_id = visitor.number if baseline else visitor.conversation_id
+                await agent.reply(target_id, tag, visitor.name)
+        except Exception:
+            pass  # a socket that dropped: its message was never sent, so it is not counted as sent
+    sending_seconds = time.perf_counter() - started
+    if storm_task:
+        await storm_task
+    await drain([to_agents, to_visitors], DRAIN_SECONDS)
+    cpu = None
+    return {
+        "rate": rate,
+        "achieved_rate": round(total / sending_seconds, 1),
+        "sent": len(to_agents.sent_at) + len(to_visitors.sent_at),
+        "lost": to_agents.missing() + to_visitors.missing(),
+        "doubled": to_agents.doubled() + to_visitors.doubled(),
+        "visitor_to_agent_ms": percentiles(to_agents.latencies),
+        "agent_to_visitor_ms": percentiles(to_visitors.latencies),
+        "cpu": cpu,
+    }
+
+
+def describe(result: dict) -> str:
+    return (
+        f"{result['rate']:>5}/s: achieved {result['achieved_rate']}/s, lost {result['lost']}, "
+        f"doubled {result['doubled']}, v→a p99 {result['visitor_to_agent_ms']['p99']} ms, "
+        f"a→v p99 {result['agent_to_visitor_ms']['p99']} ms"
+    )
+
+
+def passed(result: dict) -> bool:
+    return result["lost"] == 0 and result["doubled"] == 0 and result["achieved_rate"] >= 0.9 * result["rate"]
+
+
+async def open_all(clients, batch=100):
+    for start in range(0, len(clients), batch):
+        await asyncio.gather(*(client.open() for client in clients[start : start + batch]))
+
+
+async def helpdesk_run(config, servers, cookies) -> dict:
+    visitor_server, agent_server = servers
+    to_agents, to_visitors = Ledger(), Ledger()
+    agents = [HelpdeskAgent(n, agent_server, cookie, to_agents, to_visitors) for n, cookie in enumerate(cookies)]
+    visitors = [HelpdeskVisitor(n, visitor_server, to_agents, to_visitors) for n in range(config["visitors"])]
+    await open_all(agents)
+    await open_all(visitors)
+    for start in range(0, len(visitors), 50):
+        await asyncio.gather(*(visitor.hello() for visitor in visitors[start : start + 50]))
+    # Each visitor opens a conversation and its agent joins it by replying once.
+    for start in range(0, len(visitors), 50):
+        group = visitors[start : start + 50]
+        await asyncio.gather(*(v.say(f"open-{v.number}", set(), wait=True) for v in group))
+        await asyncio.gather(
+            *(
+                agents[v.number % len(agents)].reply(v.conversation_id, f"join-{v.number}", v.name, wait=True)
+                for v in group
+            )
+        )
+    await asyncio.sleep(1)
+
+    steps = []
+    cpu_before = sum(server.cpu() for server in servers)
+    messages = 0
+    for rate in config["steps"]:
+        result = await run_step(rate, config["step_seconds"], visitors, agents, baseline=False, step=f"h{rate}")
+        steps.append(result)
+        messages += result["sent"]
+        print(f"  helpdesk {describe(result)}", flush=True)
+        if not passed(result):
+            break
+    cpu_per_message_ms = (sum(server.cpu() for server in servers) - cpu_before) / max(messages, 1) * 1000
+
+    # Reconnect storm: half the visitors drop mid-load and come back with the last id they saw.
+    storm_rate = config["storm_rate"]
+
+    async def storm(offline: set):
+        dropped = visitors[::2]
+        offline.update(v.name for v in dropped)
+        await asyncio.gather(*(v.ws.close() for v in dropped))
+        await asyncio.sleep(0.5)  # agents keep writing to them meanwhile
+        for v in dropped:
+            await v.open()
+        await asyncio.gather(*(v.hello() for v in dropped))
+        offline.clear()
+
+    for visitor in visitors:
+        visitor.seen_ids.clear()
+    storm_result = await run_step(
+        storm_rate, config["step_seconds"], visitors, agents, baseline=False, step="storm", storm=storm
+    )
+    raw_doubles = sum(count - 1 for v in visitors for count in v.seen_ids.values() if count > 1)
+    storm_result["raw_duplicate_frames"] = raw_doubles
+    print(
+        f"  reconnect storm at {storm_rate}/s: lost {storm_result['lost']}, "
+        f"doubled {storm_result['doubled']}, duplicate frames {raw_doubles}",
+        flush=True,
+    )
+
+    for client in visitors + agents:
+        await client.close()
+    return {"steps": steps, "storm": storm_result, "cpu_per_message_ms": round(cpu_per_message_ms, 2)}
+
+
+async def baseline_run(config, servers) -> dict:
+    visitor_server, agent_server = servers
+    to_agents, to_visitors = Ledger(), Ledger()
+    agents = [BaselineAgent(n, agent_server, to_agents, to_visitors) for n in range(config["agents"])]
+    visitors = [BaselineVisitor(n, visitor_server, to_agents, to_visitors) for n in range(config["visitors"])]
+    await open_all(agents)
+    await open_all(visitors)
+    await asyncio.sleep(0.5)
+    steps = []
+    for rate in config["steps"]:
+        result = await run_step(rate, config["step_seconds"], visitors, agents, baseline=True, step=f"b{rate}")
+        steps.append(result)
+        print(f"  baseline {describe(result)}", flush=True)
+        if not passed(result):
+            break
+    for client in visitors + agents:
+        await client.close()
+    return {"steps": steps}
+
+
+async def idle_sockets(config, server) -> dict:
+    """Memory per idle, greeted visitor socket held by one server process."""
+    count = config["idle_sockets"]
+    before = server.rss()
+    to_agents, to_visitors = Ledger(), Ledger()
+    sockets = [HelpdeskVisitor(100_000 + n, server, to_agents, to_visitors) for n in range(count)]
+    started = time.perf_counter()
+    for start in range(0, count, 200):
+        group = sockets[start : start + 200]
+        await asyncio.gather(*(s.open() for s in group))
+        await asyncio.gather(*(s.hello() for s in group))
+    connect_seconds = time.perf_counter() - started
+    await asyncio.sleep(2)
+    after = server.rss()
+    # The process must still answer promptly while holding them all.
+    probe = sockets[-1]
+    pong = probe.wait_for("pong")
+    probe.handle = lambda frame, original=probe.handle: (
+        probe.resolve("pong", frame) if frame["type"] == "pong" else original(frame)
+    )
+    sent = time.perf_counter()
+    await probe.send({"type": "ping"})
+    await asyncio.wait_for(pong, 10)
+    ping_ms = (time.perf_counter() - sent) * 1000
+    for start in range(0, count, 500):
+        await asyncio.gather(*(s.close() for s in sockets[start : start + 500]))
+    return {
+        "sockets": count,
+        "kb_per_socket": round((after - before) / count / 1024, 1),
+        "connect_seconds": round(connect_seconds, 1),
+        "ping_ms_while_holding": round(ping_ms, 1),
+    }
+
+
+def sustained(steps: list[dict]) -> int:
+    return max((step["rate"] for step in steps if passed(step)), default=0)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small sizes; a correctness check (nothing lost) for CI")
+    args = parser.parse_args()
+    config = QUICK if args.quick else FULL
+
+    fresh_services()
+    setup_django()
+    cookies = agent_cookies(config["agents"])
+    print(
+        f"Chat load ({'quick' if args.quick else 'full'}): {config['visitors']} visitors, {config['agents']} agents",
+        flush=True,
+    )
+
+    helpdesk_servers = [Server("helpdesk.asgi:application"), Server("helpdesk.asgi:application")]
+    baseline_servers = [Server("bench.baseline:application"), Server("bench.baseline:application")]
+    try:
+        helpdesk = asyncio.run(helpdesk_run(config, helpdesk_servers, cookies))
+        baseline = asyncio.run(baseline_run(config, baseline_servers))
+        idle = asyncio.run(idle_sockets(config, helpdesk_servers[0]))
+    finally:
+        for server in helpdesk_servers + baseline_servers:
+            server.stop()
+
+    helpdesk_rate, baseline_rate = sustained(helpdesk["steps"]), sustained(baseline["steps"])
+    at_500 = next((s for s in helpdesk["steps"] if s["rate"] == 500), None)
+    result = {
+        "mode": "quick" if args.quick else "full",
+        "machine": {"cores": psutil.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1)},
+        "helpdesk": helpdesk,
+        "baseline": baseline,
+        "idle": idle,
+        "summary": {
+            "lost": sum(s["lost"] for s in helpdesk["steps"]) + helpdesk["storm"]["lost"],
+            "doubled": sum(s["doubled"] for s in helpdesk["steps"]) + helpdesk["storm"]["doubled"],
+            "storm_lost": helpdesk["storm"]["lost"],
+            "storm_doubled": helpdesk["storm"]["doubled"],
+            "sustained_per_second": helpdesk_rate,
+            "baseline_sustained_per_second": baseline_rate,
+            "ratio_to_baseline": round(helpdesk_rate / baseline_rate, 2) if baseline_rate else None,
+            "visitor_to_agent_p99_ms_at_500": at_500["visitor_to_agent_ms"]["p99"] if at_500 else None,
+            "kb_per_idle_socket": idle["kb_per_socket"],
+            "idle_sockets": idle["sockets"],
+            "cpu_per_message_ms": helpdesk["cpu_per_message_ms"],
+        },
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    name = "chat_load_quick.json" if args.quick else "chat_load.json"
+    (RESULTS / name).write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result["summary"], indent=2))
+    # Correctness, in every mode: the load and the storm lost and doubled nothing.
+    failures = [key for key in ("lost", "doubled") if result["summary"][key]]
+    lost_steps = [s for s in helpdesk["steps"] if s["lost"] or s["doubled"]]
+    if args.quick and (failures or lost_steps):
+        print(f"FAILED: {failures}", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
