@@ -1,4 +1,8 @@
-"""Changes to visitors: identity and contact details, notes."""
+"""Changes to visitors: identity and contact details, notes, customer data from integrations."""
+
+import json
+import math
+import re
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -83,3 +87,76 @@ def visitor_note_edit(*, note: VisitorNote, actor: Agent, body: str) -> VisitorN
 
 def visitor_note_delete(*, note: VisitorNote, actor: Agent) -> None:
     note.delete()
+
+
+CUSTOMER_DATA_MAX_ITEMS = 50
+CUSTOMER_DATA_MAX_KEY = 64
+CUSTOMER_DATA_MAX_LABEL = 100
+CUSTOMER_DATA_MAX_TEXT = 1000
+CUSTOMER_DATA_MAX_BYTES = 16_000
+_CUSTOMER_DATA_KEY = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+def _clean_customer_item(key, item) -> dict:
+    field = f"customer_data.{key}"
+    if not isinstance(key, str) or not _CUSTOMER_DATA_KEY.match(key) or len(key) > CUSTOMER_DATA_MAX_KEY:
+        raise ServiceError(
+            _("A key is 1 to %(limit)d letters, digits, “_”, “-” or “.”.") % {"limit": CUSTOMER_DATA_MAX_KEY},
+            field=f"customer_data.{str(key)[:CUSTOMER_DATA_MAX_KEY]}",
+        )
+    if not isinstance(item, dict) or set(item) - {"label", "value"} or "value" not in item:
+        raise ServiceError(_("Each item is {“label”: text, “value”: …}."), field=field)
+    label = item.get("label", key)
+    if not isinstance(label, str) or not label.strip() or len(label) > CUSTOMER_DATA_MAX_LABEL:
+        raise ServiceError(
+            _("A label is 1 to %(limit)d characters.") % {"limit": CUSTOMER_DATA_MAX_LABEL}, field=f"{field}.label"
+        )
+    value = item["value"]
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ServiceError(_("The value must be a finite number."), field=f"{field}.value")
+    if not isinstance(value, str | int | float | bool) and value is not None:
+        raise ServiceError(_("The value is text, a number, true/false or null."), field=f"{field}.value")
+    if isinstance(value, str) and (len(value) > CUSTOMER_DATA_MAX_TEXT or "\x00" in value):
+        raise ServiceError(
+            _("A value is at most %(limit)d characters.") % {"limit": CUSTOMER_DATA_MAX_TEXT}, field=f"{field}.value"
+        )
+    if "\x00" in label:
+        raise ServiceError(_("Null characters are not allowed."), field=f"{field}.label")
+    return {"label": label.strip(), "value": value}
+
+
+@transaction.atomic
+def visitor_customer_data_set(
+    *, visitor: Visitor, data: dict, replace: bool = False, actor: Agent | None = None
+) -> Visitor:
+    """An integration puts its customer's data on the visitor, as labelled values every agent sees:
+    `replace` swaps the whole set, otherwise items merge in and an item set to null is removed."""
+    if not isinstance(data, dict):
+        raise ServiceError(_("Customer data is an object of {key: {label, value}}."), field="customer_data")
+    visitor = Visitor.objects.select_for_update().get(pk=visitor.pk)
+    merged = {} if replace else dict(visitor.customer_data or {})
+    for key, item in data.items():
+        if item is None and not replace:
+            merged.pop(key, None)
+            continue
+        merged[key] = _clean_customer_item(key, item)
+    if len(merged) > CUSTOMER_DATA_MAX_ITEMS:
+        raise ServiceError(
+            _("At most %(limit)d items of customer data.") % {"limit": CUSTOMER_DATA_MAX_ITEMS}, field="customer_data"
+        )
+    if len(json.dumps(merged)) > CUSTOMER_DATA_MAX_BYTES:
+        raise ServiceError(
+            _("Customer data is at most %(limit)d bytes.") % {"limit": CUSTOMER_DATA_MAX_BYTES}, field="customer_data"
+        )
+    if merged != visitor.customer_data:
+        visitor.customer_data = merged
+        visitor.save(update_fields=["customer_data"])
+        hub.publish(
+            {
+                "type": "visitor.updated",
+                "visitor": visitor_payload(visitor),
+                "changed": ["customer_data"],
+                "actor_id": actor.pk if actor else None,
+            }
+        )
+    return visitor
