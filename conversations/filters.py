@@ -61,10 +61,18 @@ class NetworkField(forms.CharField):
             raise forms.ValidationError(_("Enter an IP address or a CIDR range such as 203.0.113.0/24.")) from None
 
 
+class RatingFilter(django_filters.NumberFilter):
+    field_class = RatingField
+
+
+class NetworkFilter(django_filters.Filter):
+    field_class = NetworkField
+
+
 class ConversationFilter(django_filters.FilterSet):
-    rating = django_filters.NumberFilter(field_name="rating", field_class=RatingField, label=_("Rating"))
-    rating_min = django_filters.NumberFilter(field_name="rating", lookup_expr="gte", field_class=RatingField)
-    rating_max = django_filters.NumberFilter(field_name="rating", lookup_expr="lte", field_class=RatingField)
+    rating = RatingFilter(field_name="rating", label=_("Rating"))
+    rating_min = RatingFilter(field_name="rating", lookup_expr="gte")
+    rating_max = RatingFilter(field_name="rating", lookup_expr="lte")
     agent = django_filters.ModelChoiceFilter(field_name="assignee", queryset=Agent.objects.all(), label=_("Agent"))
     group = django_filters.ModelChoiceFilter(queryset=AgentGroup.objects.all(), label=_("Group"))
     tag = django_filters.ModelMultipleChoiceFilter(queryset=Tag.objects.all(), method="filter_tags", label=_("Tags"))
@@ -72,7 +80,7 @@ class ConversationFilter(django_filters.FilterSet):
         choices=[("any", _("any of the tags")), ("all", _("all of the tags"))], method="filter_nothing"
     )
     url = django_filters.CharFilter(field_name="page_url", lookup_expr="icontains", label=_("Website URL contains"))
-    ip = django_filters.Filter(field_class=NetworkField, method="filter_ip", label=_("IP address or range"))
+    ip = NetworkFilter(method="filter_ip", label=_("IP address or range"))
     status = django_filters.ChoiceFilter(choices=Conversation.Status.choices)
     channel = django_filters.ChoiceFilter(choices=Channel.choices)
     created = django_filters.IsoDateTimeFromToRangeFilter(field_name="created_at")

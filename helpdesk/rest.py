@@ -63,7 +63,7 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
 
     def get_cache_key(self, request, view):
         if isinstance(request.auth, ApiKey):
-            ident = f"key-{request.auth.pk}"
+            ident = f"key-{request.auth.prefix}"
         elif request.user and request.user.is_authenticated:
             ident = f"agent-{request.user.pk}"
         else:

@@ -10,6 +10,7 @@ from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEve
 
 
 class WebhookEndpointForm(forms.ModelForm):
+    url = forms.URLField(label=_("URL"), max_length=500, assume_scheme="https")
     events = forms.MultipleChoiceField(choices=WebhookEvent.choices, widget=forms.CheckboxSelectMultiple)
 
     class Meta:

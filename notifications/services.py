@@ -1,7 +1,5 @@
 """Outbound webhooks: which endpoints hear an event, what each attempt did, resending."""
 
-from datetime import timedelta
-
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -13,6 +11,7 @@ from helpdesk.models import Agent
 from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 RESPONSE_KEPT = 2000
+RETRY_DELAY_MAX = 6 * 3600
 
 
 def webhook_events_clean(events) -> list[str]:
@@ -54,7 +53,7 @@ def webhook_event_heard(event: dict) -> None:
 
 def webhook_retry_delay(attempt_count: int) -> int:
     """Seconds before the next try: 30 s, 1 min, 2 min, ... doubling, at most 6 hours apart."""
-    return int(min(timedelta(seconds=30 * 2 ** max(attempt_count - 1, 0)), timedelta(hours=6)).total_seconds())
+    return min(30 * 2 ** max(attempt_count - 1, 0), RETRY_DELAY_MAX)
 
 
 @transaction.atomic
