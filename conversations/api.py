@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from helpdesk.api_docs import READ_ERRORS, WRITE_ERRORS
 from helpdesk.models import Agent, AgentGroup
-from helpdesk.rest import NewestFirstPagination, OldestFirstPagination
+from helpdesk.rest import NewestFirstPagination, OldestFirstPagination, id_field
 
 from . import selectors, services
 from .filters import ConversationFilter
@@ -195,7 +195,7 @@ class ConversationJoinApi(APIView):
 
 class ConversationAssignApi(APIView):
     class AssignInput(serializers.Serializer):
-        agent = serializers.PrimaryKeyRelatedField(queryset=Agent.objects.all())
+        agent = serializers.PrimaryKeyRelatedField(queryset=Agent.objects.all(), pk_field=id_field())
 
     @extend_schema(
         tags=TAGS,
@@ -216,8 +216,12 @@ class ConversationAssignApi(APIView):
 
 class ConversationTransferApi(APIView):
     class TransferInput(serializers.Serializer):
-        agent = serializers.PrimaryKeyRelatedField(queryset=Agent.objects.all(), required=False, allow_null=True)
-        group = serializers.PrimaryKeyRelatedField(queryset=AgentGroup.objects.all(), required=False, allow_null=True)
+        agent = serializers.PrimaryKeyRelatedField(
+            queryset=Agent.objects.all(), pk_field=id_field(), required=False, allow_null=True
+        )
+        group = serializers.PrimaryKeyRelatedField(
+            queryset=AgentGroup.objects.all(), pk_field=id_field(), required=False, allow_null=True
+        )
 
     @extend_schema(
         tags=TAGS,

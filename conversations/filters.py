@@ -43,6 +43,39 @@ Message._meta.get_field("body").register_lookup(FullTextMatch)
 Conversation._meta.get_field("ip_address").register_lookup(InNetwork)
 
 
+# The largest id a filter accepts: a larger number does not fit the database's integer column.
+MAX_ID = 999_999_999_999_999_999
+
+
+def _is_id(value) -> bool:
+    return str(value).isdigit() and 0 < int(value) <= MAX_ID
+
+
+class IdChoiceField(django_filters.fields.ModelChoiceField):
+    def to_python(self, value):
+        if value not in self.empty_values and not _is_id(value):
+            raise forms.ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
+        return super().to_python(value)
+
+
+class IdMultipleChoiceField(django_filters.fields.ModelMultipleChoiceField):
+    def _check_values(self, value):
+        for item in value:
+            if not _is_id(item):
+                raise forms.ValidationError(
+                    self.error_messages["invalid_pk_value"], code="invalid_pk_value", params={"pk": item}
+                )
+        return super()._check_values(value)
+
+
+class IdFilter(django_filters.ModelChoiceFilter):
+    field_class = IdChoiceField
+
+
+class IdsFilter(django_filters.ModelMultipleChoiceFilter):
+    field_class = IdMultipleChoiceField
+
+
 class RatingField(forms.IntegerField):
     def __init__(self, **kwargs):
         super().__init__(min_value=1, max_value=5, **kwargs)
@@ -73,9 +106,9 @@ class ConversationFilter(django_filters.FilterSet):
     rating = RatingFilter(field_name="rating", label=_("Rating"))
     rating_min = RatingFilter(field_name="rating", lookup_expr="gte")
     rating_max = RatingFilter(field_name="rating", lookup_expr="lte")
-    agent = django_filters.ModelChoiceFilter(field_name="assignee", queryset=Agent.objects.all(), label=_("Agent"))
-    group = django_filters.ModelChoiceFilter(queryset=AgentGroup.objects.all(), label=_("Group"))
-    tag = django_filters.ModelMultipleChoiceFilter(queryset=Tag.objects.all(), method="filter_tags", label=_("Tags"))
+    agent = IdFilter(field_name="assignee", queryset=Agent.objects.all(), label=_("Agent"))
+    group = IdFilter(queryset=AgentGroup.objects.all(), label=_("Group"))
+    tag = IdsFilter(queryset=Tag.objects.all(), method="filter_tags", label=_("Tags"))
     tag_match = django_filters.ChoiceFilter(
         choices=[("any", _("any of the tags")), ("all", _("all of the tags"))], method="filter_nothing"
     )
@@ -85,7 +118,7 @@ class ConversationFilter(django_filters.FilterSet):
     channel = django_filters.ChoiceFilter(choices=Channel.choices)
     created = django_filters.IsoDateTimeFromToRangeFilter(field_name="created_at")
     resolved = django_filters.IsoDateTimeFromToRangeFilter(field_name="resolved_at")
-    visitor = django_filters.ModelChoiceFilter(queryset=Visitor.objects.all())
+    visitor = IdFilter(queryset=Visitor.objects.all())
     q = django_filters.CharFilter(method="filter_text", label=_("Words in the messages"))
 
     class Meta:

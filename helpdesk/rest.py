@@ -6,7 +6,7 @@ the views call the same services and selectors, which apply the same permissions
 
 from django.conf import settings
 from django.utils.translation import gettext as _
-from rest_framework import exceptions, permissions
+from rest_framework import exceptions, permissions, serializers
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.pagination import CursorPagination
 from rest_framework.throttling import SimpleRateThrottle
@@ -69,6 +69,26 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
         else:
             ident = f"ip-{self.get_ident(request)}"
         return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+#: The largest id the API accepts anywhere; larger numbers do not fit a database's integer.
+MAX_ID = 999_999_999_999_999_999
+
+
+class IdConverter:
+    """`<id:conversation_id>`: a positive whole number that fits the database, else the URL is a 404."""
+
+    regex = "[0-9]{1,18}"
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value) -> str:
+        return str(value)
+
+
+def id_field(**kwargs) -> serializers.IntegerField:
+    return serializers.IntegerField(min_value=1, max_value=MAX_ID, **kwargs)
 
 
 class NewestFirstPagination(CursorPagination):
