@@ -166,14 +166,16 @@ class ConversationFilter(django_filters.FilterSet):
         text = (text or "").strip()
         if not text:
             return queryset
-        messages = Message.objects.filter(conversation=OuterRef("pk"))
         if connection.vendor == "postgresql":
-            return queryset.filter(Exists(messages.filter(body__matches=text)))
-        # The embedded default has no full-text index: every word must appear, in any letter case.
-        condition = Q()
-        for word in text.split():
-            condition &= Q(body__icontains=word)
-        return queryset.filter(Exists(messages.filter(condition)))
+            # Matching messages first (from the GIN index), then their conversations.
+            matching = Message.objects.filter(body__matches=text)
+        else:
+            # The embedded default has no full-text index: every word must appear, in any letter case.
+            condition = Q()
+            for word in text.split():
+                condition &= Q(body__icontains=word)
+            matching = Message.objects.filter(condition)
+        return queryset.filter(pk__in=matching.values("conversation_id"))
 
 
 def _in_network(address: str, network) -> bool:

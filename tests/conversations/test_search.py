@@ -2,10 +2,11 @@ from datetime import timedelta
 from urllib.parse import urlencode
 
 import pytest
+from django.db import connection
 from django.http import QueryDict
 from django.utils import timezone
 
-from conversations.models import Channel, Conversation
+from conversations.models import Channel, Conversation, Message
 from conversations.selectors import conversation_search
 from helpdesk.errors import ServiceError
 
@@ -229,3 +230,16 @@ def test_unknown_or_malformed_filter_is_refused_naming_it(owner, query, field):
 
     assert refused.value.field == field
     assert refused.value.http_status == 400
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the full-text and inet indexes exist on PostgreSQL only")
+def test_words_and_ip_ranges_can_be_searched_through_indexes_on_postgresql(owner):
+    MessageFactory(body="refund please")
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # a tiny table would be scanned anyway
+
+        words = Message.objects.filter(body__matches="refund").explain()
+        addresses = conversation_search(agent=owner, params=QueryDict("ip=198.51.100.0/24")).explain()
+
+    assert "message_body_fts_idx" in words
+    assert "conv_ip_idx" in addresses
