@@ -2,7 +2,7 @@
 write a service, so the API can do exactly what the key's agent could do in the dashboard."""
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -13,9 +13,37 @@ from helpdesk.rest import NewestFirstPagination, OldestFirstPagination, id_field
 
 from . import selectors, services
 from .filters import ConversationFilter
-from .models import Channel, Conversation, Message, Tag
+from .models import Channel, Conversation, Message
 
 TAGS = ["conversations"]
+
+CONVERSATION_EXAMPLE = {
+    "id": 42,
+    "visitor": {"id": 7, "name": "Vera Visitor", "email": "vera@example.com"},
+    "channel": "web",
+    "status": "open",
+    "assignee": {"id": 3, "name": "Lili Limited"},
+    "group": None,
+    "tags": [{"id": 1, "name": "refund"}],
+    "rating": None,
+    "rating_comment": "",
+    "page_url": "https://shop.example.com/checkout",
+    "ip_address": "203.0.113.7",
+    "created_at": "2026-11-24T09:12:00Z",
+    "last_message_at": "2026-11-24T09:15:30Z",
+    "resolved_at": None,
+}
+CONVERSATION_ANSWER = OpenApiExample("conversation", value=CONVERSATION_EXAMPLE, response_only=True)
+MESSAGE_EXAMPLE = {
+    "id": 501,
+    "conversation_id": 42,
+    "author": "agent",
+    "agent": {"id": 3, "name": "Lili Limited"},
+    "body": "Your refund is on its way.",
+    "channel": "web",
+    "delivery_status": "",
+    "created_at": "2026-11-24T09:15:30Z",
+}
 
 
 class _AgentRef(serializers.Serializer):
@@ -29,11 +57,13 @@ class _VisitorRef(serializers.Serializer):
     email = serializers.EmailField()
 
 
+@extend_schema_serializer(examples=[OpenApiExample("tag", value={"id": 1, "name": "refund"}, response_only=True)])
 class TagOutput(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
 
 
+@extend_schema_serializer(examples=[OpenApiExample("conversation", value=CONVERSATION_EXAMPLE, response_only=True)])
 class ConversationOutput(serializers.Serializer):
     id = serializers.IntegerField()
     visitor = _VisitorRef()
@@ -51,6 +81,7 @@ class ConversationOutput(serializers.Serializer):
     resolved_at = serializers.DateTimeField(allow_null=True)
 
 
+@extend_schema_serializer(examples=[OpenApiExample("message", value=MESSAGE_EXAMPLE, response_only=True)])
 class MessageOutput(serializers.Serializer):
     id = serializers.IntegerField()
     conversation_id = serializers.IntegerField()
@@ -62,30 +93,18 @@ class MessageOutput(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "conversation with messages",
+            value=CONVERSATION_EXAMPLE | {"messages": [MESSAGE_EXAMPLE]},
+            response_only=True,
+        )
+    ]
+)
 class ConversationDetailOutput(ConversationOutput):
     messages = MessageOutput(many=True, source="messages.all")
 
-
-CONVERSATION_EXAMPLE = OpenApiExample(
-    "conversation",
-    value={
-        "id": 42,
-        "visitor": {"id": 7, "name": "Vera Visitor", "email": "vera@example.com"},
-        "channel": "web",
-        "status": "open",
-        "assignee": {"id": 3, "name": "Lili Limited"},
-        "group": None,
-        "tags": [{"id": 1, "name": "refund"}],
-        "rating": None,
-        "rating_comment": "",
-        "page_url": "https://shop.example.com/checkout",
-        "ip_address": "203.0.113.7",
-        "created_at": "2026-11-24T09:12:00Z",
-        "last_message_at": "2026-11-24T09:15:30Z",
-        "resolved_at": None,
-    },
-    response_only=True,
-)
 
 _PARAMETER_TYPES = {
     "rating": (int, "Rating, exactly (1–5)."),
@@ -148,7 +167,6 @@ class ConversationDetailApi(APIView):
         tags=TAGS,
         summary="A conversation with its messages",
         responses={200: ConversationDetailOutput, **READ_ERRORS},
-        examples=[CONVERSATION_EXAMPLE],
     )
     def get(self, request, conversation_id: int):
         conversation = selectors.conversation_for_agent(agent=request.user, conversation_id=conversation_id)
@@ -201,7 +219,7 @@ class ConversationAssignApi(APIView):
         tags=TAGS,
         request=AssignInput,
         responses={200: ConversationOutput, **WRITE_ERRORS},
-        examples=[OpenApiExample("assign", value={"agent": 3}, request_only=True)],
+        examples=[OpenApiExample("assign", value={"agent": 3}, request_only=True), CONVERSATION_ANSWER],
     )
     def post(self, request, conversation_id: int):
         """Give the conversation to an agent (full access or owner only)."""
@@ -230,6 +248,7 @@ class ConversationTransferApi(APIView):
         examples=[
             OpenApiExample("to an agent", value={"agent": 3}, request_only=True),
             OpenApiExample("to a group", value={"group": 2}, request_only=True),
+            CONVERSATION_ANSWER,
         ],
     )
     def post(self, request, conversation_id: int):
@@ -254,7 +273,7 @@ class ConversationTagsApi(APIView):
         tags=TAGS,
         request=TagInput,
         responses={200: ConversationOutput, **WRITE_ERRORS},
-        examples=[OpenApiExample("tag", value={"name": "refund"}, request_only=True)],
+        examples=[OpenApiExample("tag", value={"name": "refund"}, request_only=True), CONVERSATION_ANSWER],
     )
     def post(self, request, conversation_id: int):
         """Tag the conversation."""
@@ -305,7 +324,10 @@ class MessageListApi(generics.ListAPIView):
             )
         ],
         responses={201: MessageOutput, **WRITE_ERRORS},
-        examples=[OpenApiExample("reply", value={"body": "Your refund is on its way."}, request_only=True)],
+        examples=[
+            OpenApiExample("reply", value={"body": "Your refund is on its way."}, request_only=True),
+            OpenApiExample("message", value=MESSAGE_EXAMPLE, response_only=True),
+        ],
     )
     def post(self, request, conversation_id: int):
         conversation = _conversation(request, conversation_id)
@@ -324,11 +346,29 @@ class MessageListApi(generics.ListAPIView):
 class TagListApi(generics.ListAPIView):
     serializer_class = TagOutput
     pagination_class = None
-    queryset = Tag.objects.order_by("name")
+
+    def get_queryset(self):
+        return selectors.tags_list()
 
     @extend_schema(tags=["tags"], responses={200: TagOutput(many=True), **READ_ERRORS})
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        tags=["tags"],
+        summary="The tag with this name, created if new (full access or owner)",
+        request=ConversationTagsApi.TagInput,
+        responses={200: TagOutput, **WRITE_ERRORS},
+        examples=[
+            OpenApiExample("tag", value={"name": "refund"}, request_only=True),
+            OpenApiExample("tag", value={"id": 1, "name": "refund"}, response_only=True),
+        ],
+    )
+    def post(self, request):
+        data = ConversationTagsApi.TagInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        tag = services.tag_get_or_create(name=data.validated_data["name"], actor=request.user)
+        return Response(TagOutput(tag).data)
 
 
 class VisitorConversationListApi(generics.ListAPIView):

@@ -122,3 +122,7 @@ def tag_get(*, tag_id: int) -> Tag:
     if tag is None:
         raise ServiceError(_("No such tag."), code="not_found", field="tag")
     return tag
+
+
+def tags_list() -> QuerySet[Tag]:
+    return Tag.objects.order_by("name")

@@ -1,22 +1,41 @@
 """The REST API for agents and agent groups (read-only: the owner manages them in the admin)."""
 
-from django.utils.translation import gettext as _
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_serializer
 from rest_framework import generics, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from . import selectors
 from .api_docs import READ_ERRORS
-from .errors import ServiceError
-from .models import Agent, AgentGroup
+from .models import Agent
 from .rest import OldestFirstPagination
 
 
+@extend_schema_serializer(examples=[OpenApiExample("group", value={"id": 2, "name": "Billing"}, response_only=True)])
 class GroupOutput(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "agent",
+            value={
+                "id": 3,
+                "name": "Lili Limited",
+                "public_name": "Lili",
+                "email": "lili@example.com",
+                "role": "limited",
+                "can_chat": True,
+                "status": "online",
+                "is_online": True,
+                "groups": [{"id": 2, "name": "Billing"}],
+            },
+            response_only=True,
+        )
+    ]
+)
 class AgentOutput(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
@@ -32,7 +51,9 @@ class AgentOutput(serializers.Serializer):
 class AgentListApi(generics.ListAPIView):
     serializer_class = AgentOutput
     pagination_class = OldestFirstPagination
-    queryset = Agent.objects.filter(is_active=True).prefetch_related("groups")
+
+    def get_queryset(self):
+        return selectors.agents_list()
 
     @extend_schema(tags=["agents"], responses={200: AgentOutput, **READ_ERRORS})
     def get(self, request, *args, **kwargs):
@@ -42,16 +63,15 @@ class AgentListApi(generics.ListAPIView):
 class AgentDetailApi(APIView):
     @extend_schema(tags=["agents"], responses={200: AgentOutput, **READ_ERRORS})
     def get(self, request, agent_id: int):
-        agent = Agent.objects.filter(is_active=True, pk=agent_id).first()
-        if agent is None:
-            raise ServiceError(_("No such agent."), code="not_found")
-        return Response(AgentOutput(agent).data)
+        return Response(AgentOutput(selectors.agent_get(agent_id=agent_id)).data)
 
 
 class GroupListApi(generics.ListAPIView):
     serializer_class = GroupOutput
     pagination_class = None
-    queryset = AgentGroup.objects.order_by("name")
+
+    def get_queryset(self):
+        return selectors.groups_list()
 
     @extend_schema(tags=["groups"], responses={200: GroupOutput(many=True), **READ_ERRORS})
     def get(self, request, *args, **kwargs):

@@ -1,7 +1,13 @@
 """The REST API for visitors: search, contact details, notes, page views and customer data. Thin:
 reads are selectors, writes are services."""
 
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_serializer,
+)
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -33,12 +39,48 @@ CUSTOMER_DATA_SCHEMA = {
     "example": CUSTOMER_DATA_EXAMPLE,
 }
 
+VISITOR_ANSWER = OpenApiExample(
+    "visitor",
+    value={
+        "id": 7,
+        "external_id": "customer-1001",
+        "name": "Vera Visitor",
+        "email": "vera@example.com",
+        "phone": "+36 1 234 5678",
+        "ip_address": "203.0.113.7",
+        "country": "HU",
+        "city": "Budapest",
+        "browser": "Firefox",
+        "browser_version": "133",
+        "os": "Linux",
+        "os_version": "",
+        "first_referrer": "https://www.google.com/",
+        "customer_data": CUSTOMER_DATA_EXAMPLE,
+        "created_at": "2026-11-20T08:00:00Z",
+        "last_seen_at": "2026-11-24T09:15:30Z",
+    },
+    response_only=True,
+)
+
+NOTE_ANSWER = OpenApiExample(
+    "note",
+    value={
+        "id": 5,
+        "author_id": 3,
+        "body": "Prefers email.",
+        "created_at": "2026-11-24T09:20:00Z",
+        "updated_at": "2026-11-24T09:20:00Z",
+    },
+    response_only=True,
+)
+
 
 @extend_schema_field(CUSTOMER_DATA_SCHEMA)
 class CustomerDataField(serializers.JSONField):
     pass
 
 
+@extend_schema_serializer(examples=[VISITOR_ANSWER])
 class VisitorOutput(serializers.Serializer):
     id = serializers.IntegerField()
     external_id = serializers.CharField(allow_null=True, help_text="Your website's id for a logged-in customer.")
@@ -58,6 +100,7 @@ class VisitorOutput(serializers.Serializer):
     last_seen_at = serializers.DateTimeField()
 
 
+@extend_schema_serializer(examples=[NOTE_ANSWER])
 class NoteOutput(serializers.Serializer):
     id = serializers.IntegerField()
     author_id = serializers.IntegerField(allow_null=True)
@@ -66,6 +109,21 @@ class NoteOutput(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "page view",
+            value={
+                "id": 90,
+                "url": "https://shop.example.com/cart",
+                "title": "Cart",
+                "referrer": "https://shop.example.com/",
+                "viewed_at": "2026-11-24T09:10:00Z",
+            },
+            response_only=True,
+        )
+    ]
+)
 class PageViewOutput(serializers.Serializer):
     id = serializers.IntegerField()
     url = serializers.CharField()
@@ -107,7 +165,12 @@ class VisitorDetailApi(APIView):
         summary="Change the visitor's name, email or phone",
         request=ContactInput,
         responses={200: VisitorOutput, **WRITE_ERRORS},
-        examples=[OpenApiExample("contact", value={"email": "vera@example.com", "phone": "+36 1 234 5678"})],
+        examples=[
+            OpenApiExample(
+                "contact", value={"email": "vera@example.com", "phone": "+36 1 234 5678"}, request_only=True
+            ),
+            VISITOR_ANSWER,
+        ],
     )
     def patch(self, request, visitor_id: int):
         visitor = selectors.visitor_get(visitor_id=visitor_id)
@@ -125,7 +188,7 @@ class VisitorCustomerDataApi(APIView):
         summary="Merge customer data (an item set to null is removed)",
         request={"application/json": CUSTOMER_DATA_SCHEMA},
         responses={200: VisitorOutput, **WRITE_ERRORS},
-        examples=[OpenApiExample("shop", value=CUSTOMER_DATA_EXAMPLE, request_only=True)],
+        examples=[OpenApiExample("shop", value=CUSTOMER_DATA_EXAMPLE, request_only=True), VISITOR_ANSWER],
     )
     def patch(self, request, visitor_id: int):
         return self._set(request, visitor_id, replace=False)
@@ -135,7 +198,7 @@ class VisitorCustomerDataApi(APIView):
         summary="Replace all customer data",
         request={"application/json": CUSTOMER_DATA_SCHEMA},
         responses={200: VisitorOutput, **WRITE_ERRORS},
-        examples=[OpenApiExample("shop", value=CUSTOMER_DATA_EXAMPLE, request_only=True)],
+        examples=[OpenApiExample("shop", value=CUSTOMER_DATA_EXAMPLE, request_only=True), VISITOR_ANSWER],
     )
     def put(self, request, visitor_id: int):
         return self._set(request, visitor_id, replace=True)
@@ -169,7 +232,7 @@ class VisitorNoteListApi(generics.ListAPIView):
         tags=TAGS,
         request=NoteInput,
         responses={201: NoteOutput, **WRITE_ERRORS},
-        examples=[OpenApiExample("note", value={"body": "Prefers email."}, request_only=True)],
+        examples=[OpenApiExample("note", value={"body": "Prefers email."}, request_only=True), NOTE_ANSWER],
     )
     def post(self, request, visitor_id: int):
         visitor = selectors.visitor_get(visitor_id=visitor_id)

@@ -317,3 +317,11 @@ def test_tags_agents_and_groups_are_listed(full_agent):
     assert [g["name"] for g in client.get("/api/v1/groups/").json()] == ["Sales"]
     assert full_agent.pk in [a["id"] for a in client.get("/api/v1/agents/").json()["results"]]
     assert client.get(f"/api/v1/agents/{full_agent.pk}/").json()["role"] == "full"
+
+
+def test_full_access_creates_a_tag_and_a_limited_agent_cannot(full_agent, agent):
+    created = api_client_for(full_agent).post("/api/v1/tags/", {"name": "vip"}, format="json")
+    refused = api_client_for(agent).post("/api/v1/tags/", {"name": "spam"}, format="json")
+
+    assert created.json()["name"] == "vip"
+    assert refused.status_code == 403
