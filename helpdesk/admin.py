@@ -3,6 +3,7 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, PasswordResetForm, UserChangeForm
 from django.core.exceptions import ValidationError
+from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
 from . import services
@@ -140,11 +141,17 @@ class ApiKeyAdmin(admin.ModelAdmin):
             api_key.key_hash,
             api_key.created_at,
         )
-        self.message_user(
-            request,
-            _("The API key is %(key)s — copy it now: it is shown only this once.") % {"key": key},
-            messages.WARNING,
-        )
+        request.new_api_key = key
+
+    def response_add(self, request, obj, post_url_continue=None):
+        # The key is shown on this one page and kept nowhere: not in a message, a cookie or the session.
+        context = {
+            **self.admin_site.each_context(request),
+            "api_key": obj,
+            "key": request.new_api_key,
+            "opts": self.opts,
+        }
+        return TemplateResponse(request, "admin/helpdesk/apikey/created.html", context)
 
     @admin.action(description=_("Revoke: stop the keys working"))
     def revoke(self, request, queryset):

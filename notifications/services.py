@@ -87,6 +87,17 @@ def webhook_attempt_record(
 
 
 @transaction.atomic
+def webhook_delivery_abandon(*, delivery: WebhookDelivery, reason: str) -> WebhookDelivery:
+    """A pending delivery that will not be sent (its webhook was switched off) is failed, with why."""
+    delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery.pk)
+    if delivery.status == WebhookDelivery.Status.PENDING:
+        WebhookAttempt.objects.create(delivery=delivery, error=reason)
+        delivery.status = WebhookDelivery.Status.FAILED
+        delivery.save(update_fields=["status"])
+    return delivery
+
+
+@transaction.atomic
 def webhook_delivery_resend(*, delivery: WebhookDelivery, actor: Agent) -> WebhookDelivery:
     """The owner sends a delivery again (same event id, so the receiver can tell), with fresh attempts."""
     if not actor.is_owner:

@@ -19,6 +19,9 @@ def deliver_webhook(self, delivery_id: int) -> None:
     if delivery is None or delivery.status != WebhookDelivery.Status.PENDING:
         return
     endpoint = delivery.endpoint
+    if not endpoint.is_active:
+        services.webhook_delivery_abandon(delivery=delivery, reason="The webhook was switched off.")
+        return
     started = time.monotonic()
     try:
         response = webhooks.post(url=endpoint.url, secret=endpoint.secret, delivery=delivery)

@@ -265,3 +265,31 @@ def test_owner_opens_webhook_and_key_admin_pages(client, owner, url):
     client.force_login(owner)
 
     assert client.get(url).status_code == 200
+
+
+def test_a_delivery_for_a_webhook_switched_off_meanwhile_is_failed_not_sent(receiver):
+    from notifications.tasks import deliver_webhook
+
+    server = receiver()
+    endpoint = endpoint_for(server, ["conversation.resolved"])
+    delivery = WebhookDelivery.objects.create(endpoint=endpoint, event_type="conversation.resolved", payload={})
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(is_active=False)
+
+    deliver_webhook.delay(delivery.pk)
+
+    delivery.refresh_from_db()
+    assert delivery.status == WebhookDelivery.Status.FAILED
+    assert server.requests == []
+
+
+def test_a_delivery_already_made_is_not_sent_twice(receiver):
+    from notifications.tasks import deliver_webhook
+
+    server = receiver()
+    endpoint = endpoint_for(server, ["conversation.resolved"])
+    delivery = WebhookDelivery.objects.create(endpoint=endpoint, event_type="conversation.resolved", payload={})
+
+    deliver_webhook.delay(delivery.pk)
+    deliver_webhook.delay(delivery.pk)
+
+    assert len(server.requests) == 1
