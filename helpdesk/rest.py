@@ -1,4 +1,4 @@
-"""How the REST API authenticates, limits, pages and reports errors; shared by every app's `api.py`.
+"""How the REST API authenticates, limits and pages; shared by every app's `api.py` (errors: `api_errors`).
 
 An API key acts as its agent, so the API can never do what that agent could not do in the dashboard:
 the views call the same services and selectors, which apply the same permissions.
