@@ -169,7 +169,7 @@ class ConversationDetailApi(APIView):
         responses={200: ConversationDetailOutput, **READ_ERRORS},
     )
     def get(self, request, conversation_id: int):
-        conversation = selectors.conversation_for_agent(agent=request.user, conversation_id=conversation_id)
+        conversation = selectors.conversation_with_messages(agent=request.user, conversation_id=conversation_id)
         return Response(ConversationDetailOutput(conversation).data)
 
 

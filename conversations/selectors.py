@@ -2,7 +2,7 @@
 
 from collections.abc import Mapping
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet, prefetch_related_objects
 from django.utils.translation import gettext as _
 
 from helpdesk.errors import ServiceError
@@ -98,6 +98,15 @@ def conversation_search(*, agent: Agent, params: Mapping) -> QuerySet[Conversati
         .prefetch_related("tags")
         .order_by("-created_at", "-id")
     )
+
+
+def conversation_with_messages(*, agent: Agent, conversation_id: int) -> Conversation:
+    """The conversation (if the agent may see it) with its tags and messages loaded in a fixed number of queries."""
+    conversation = conversation_for_agent(agent=agent, conversation_id=conversation_id)
+    prefetch_related_objects(
+        [conversation], "tags", Prefetch("messages", queryset=Message.objects.select_related("agent").order_by("id"))
+    )
+    return conversation
 
 
 def conversation_messages(*, agent: Agent, conversation_id: int) -> QuerySet[Message]:

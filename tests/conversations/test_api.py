@@ -325,3 +325,17 @@ def test_full_access_creates_a_tag_and_a_limited_agent_cannot(full_agent, agent)
 
     assert created.json()["name"] == "vip"
     assert refused.status_code == 403
+
+
+def test_retrieve_reads_a_fixed_number_of_queries_however_long_the_conversation(full_agent, conversation, agent):
+    client = api_client_for(full_agent)
+    client.get(URL)  # the key's first use is recorded; later ones within the minute are not
+    MessageFactory(conversation=conversation)
+    with CaptureQueriesContext(connection) as short:
+        client.get(f"{URL}{conversation.pk}/")
+    MessageFactory.create_batch(5, conversation=conversation, author=Message.Author.AGENT, agent=agent)
+
+    with CaptureQueriesContext(connection) as long:
+        client.get(f"{URL}{conversation.pk}/")
+
+    assert len(long.captured_queries) == len(short.captured_queries)

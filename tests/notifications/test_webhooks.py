@@ -293,3 +293,22 @@ def test_a_delivery_already_made_is_not_sent_twice(receiver):
     deliver_webhook.delay(delivery.pk)
 
     assert len(server.requests) == 1
+
+
+def test_the_owner_registers_a_webhook_with_its_events(client, owner):
+    client.force_login(owner)
+
+    client.post(
+        "/admin/notifications/webhookendpoint/add/",
+        {
+            "url": "https://crm.example.com/hooks",
+            "events": ["conversation.created", "visitor.updated"],
+            "is_active": "on",
+            "deliveries-TOTAL_FORMS": "0",
+            "deliveries-INITIAL_FORMS": "0",
+        },
+    )
+
+    endpoint = WebhookEndpoint.objects.get()
+    assert endpoint.events == ["conversation.created", "visitor.updated"]
+    assert endpoint.secret.startswith("whsec_")
