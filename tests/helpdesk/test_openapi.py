@@ -69,7 +69,13 @@ def test_no_generated_request_gets_a_server_error(live_api):
     for operation in operations:
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+        @settings(
+            max_examples=15,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            derandomize=True,
+            database=None,  # no .hypothesis directory of saved examples
+        )
         def no_server_error(case):
             case.call_and_validate(headers={"Authorization": live_api.authorization}, checks=[not_a_server_error])
 
