@@ -1,12 +1,15 @@
-"""Reads of conversations: the inbox tabs with their counts, and access to one conversation."""
+"""Reads of conversations: the inbox tabs with their counts, access to one conversation, search."""
 
-from django.db.models import Count, Q, QuerySet
+from collections.abc import Mapping
+
+from django.db.models import Count, Prefetch, Q, QuerySet, prefetch_related_objects
 from django.utils.translation import gettext as _
 
 from helpdesk.errors import ServiceError
 from helpdesk.models import Agent, AgentGroup
 
-from .models import Conversation
+from .filters import ConversationFilter
+from .models import Conversation, Message, Tag
 from .permissions import conversations_visible_to
 
 ALL, PRIMARY, NEW, MINE = "all", "primary", "new", "mine"
@@ -70,3 +73,65 @@ def conversation_for_agent(*, agent: Agent, conversation_id: int) -> Conversatio
     if conversation is None:
         raise ServiceError(_("No such conversation."), code="not_found")
     return conversation
+
+
+def conversation_search(*, agent: Agent, params: Mapping) -> QuerySet[Conversation]:
+    """The conversations the agent may see that match every given filter, newest first.
+
+    `params` is a QueryDict (or a plain dict) of filter names to values; an unknown filter or a value
+    that does not parse is refused naming its field, never ignored.
+    """
+    allowed = ConversationFilter.parameters()
+    for name in params:
+        if name not in allowed:
+            raise ServiceError(_("Unknown filter %(name)s.") % {"name": name}, field=name)
+        if not allowed[name] and hasattr(params, "getlist") and len(params.getlist(name)) > 1:
+            raise ServiceError(_("Give %(name)s only once.") % {"name": name}, field=name)
+    filterset = ConversationFilter(data=params, queryset=conversations_visible_to(agent))
+    if not filterset.is_valid():
+        field, errors = next(iter(filterset.errors.items()))
+        if field in ("created", "resolved"):
+            field = f"{field}_after" if f"{field}_after" in params else f"{field}_before"
+        raise ServiceError(" ".join(str(error) for error in errors), field=field)
+    return (
+        filterset.qs.select_related("visitor", "assignee", "group")
+        .prefetch_related("tags")
+        .order_by("-created_at", "-id")
+    )
+
+
+def conversation_with_messages(*, agent: Agent, conversation_id: int) -> Conversation:
+    """The conversation (if the agent may see it) with its tags and messages loaded in a fixed number of queries."""
+    conversation = conversation_for_agent(agent=agent, conversation_id=conversation_id)
+    prefetch_related_objects(
+        [conversation], "tags", Prefetch("messages", queryset=Message.objects.select_related("agent").order_by("id"))
+    )
+    return conversation
+
+
+def conversation_messages(*, agent: Agent, conversation_id: int) -> QuerySet[Message]:
+    """The messages of a conversation the agent may see, oldest first."""
+    conversation = conversation_for_agent(agent=agent, conversation_id=conversation_id)
+    return conversation.messages.select_related("agent").order_by("id")
+
+
+def visitor_conversations(*, agent: Agent, visitor_id: int) -> QuerySet[Conversation]:
+    """A visitor's conversations that the agent may see, newest first."""
+    return (
+        conversations_visible_to(agent)
+        .filter(visitor_id=visitor_id)
+        .select_related("visitor", "assignee", "group")
+        .prefetch_related("tags")
+        .order_by("-created_at", "-id")
+    )
+
+
+def tag_get(*, tag_id: int) -> Tag:
+    tag = Tag.objects.filter(pk=tag_id).first()
+    if tag is None:
+        raise ServiceError(_("No such tag."), code="not_found", field="tag")
+    return tag
+
+
+def tags_list() -> QuerySet[Tag]:
+    return Tag.objects.order_by("name")

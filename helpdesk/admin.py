@@ -1,12 +1,14 @@
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, PasswordResetForm, UserChangeForm
 from django.core.exceptions import ValidationError
+from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
 from . import services
 from .errors import ServiceError
-from .models import Agent, AgentGroup
+from .models import Agent, AgentGroup, ApiKey
 from .permissions import why_cannot_lose_owner
 
 
@@ -98,3 +100,61 @@ class AgentGroupAdmin(admin.ModelAdmin):
     @admin.display(description=_("agents"))
     def member_count(self, group):
         return group.agents.count()
+
+
+class ApiKeyForm(forms.ModelForm):
+    class Meta:
+        model = ApiKey
+        fields = ["name", "agent", "read_only"]
+
+    def clean_agent(self):
+        agent = self.cleaned_data["agent"]
+        if agent is not None and not agent.is_active:
+            raise ValidationError(_("This agent cannot log in, so cannot have an API key."))
+        return agent
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    form = ApiKeyForm
+    list_display = ["name", "agent", "prefix", "read_only", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["read_only", "revoked_at"]
+    search_fields = ["name", "prefix", "agent__name", "agent__email"]
+    fields = ["name", "agent", "read_only", "prefix", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = ["prefix", "created_at", "last_used_at", "revoked_at"]
+    actions = ["revoke"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # A key's agent and rights are fixed at creation: a changed key would be a different key.
+        return self.readonly_fields + (["agent", "read_only"] if obj else [])
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            obj.save(update_fields=["name"])
+            return
+        api_key, key = services.api_key_create(
+            agent=obj.agent, name=obj.name, read_only=obj.read_only, actor=request.user
+        )
+        obj.pk, obj.prefix, obj.key_hash, obj.created_at = (
+            api_key.pk,
+            api_key.prefix,
+            api_key.key_hash,
+            api_key.created_at,
+        )
+        request.new_api_key = key
+
+    def response_add(self, request, obj, post_url_continue=None):
+        # The key is shown on this one page and kept nowhere: not in a message, a cookie or the session.
+        context = {
+            **self.admin_site.each_context(request),
+            "api_key": obj,
+            "key": request.new_api_key,
+            "opts": self.opts,
+        }
+        return TemplateResponse(request, "admin/helpdesk/apikey/created.html", context)
+
+    @admin.action(description=_("Revoke: stop the keys working"))
+    def revoke(self, request, queryset):
+        for api_key in queryset:
+            services.api_key_revoke(api_key=api_key, actor=request.user)
+        self.message_user(request, _("Keys revoked."))

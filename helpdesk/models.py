@@ -172,3 +172,32 @@ class Account(models.Model):
 
         listed = [line.strip().rstrip("/") for line in self.allowed_origins.splitlines() if line.strip()]
         return [django_settings.SITE_URL, *listed]
+
+
+class ApiKey(models.Model):
+    """A key an integration uses to call the REST API as one agent, with that agent's rights.
+
+    Only a hash is stored: the full key is shown once, when it is created.
+    """
+
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="api_keys", verbose_name=_("agent"))
+    name = models.CharField(_("name"), max_length=100, help_text=_("What uses this key, e.g. “Web shop”."))
+    # The first characters of the key, stored in clear to find its row; the rest is only hashed.
+    prefix = models.CharField(_("key prefix"), max_length=16, unique=True, editable=False)
+    key_hash = models.CharField(max_length=64, editable=False)
+    read_only = models.BooleanField(_("read-only"), default=False, help_text=_("The key can read but not change."))
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None

@@ -1,4 +1,4 @@
-"""Reads about agents."""
+"""Reads about agents and groups: who is online, lists for the API and the dashboard."""
 
 from datetime import timedelta
 
@@ -6,8 +6,10 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from .models import Agent
+from .errors import ServiceError
+from .models import Agent, AgentGroup
 
 AGENTS_AVAILABLE_CACHE_SECONDS = 5
 
@@ -30,3 +32,19 @@ def any_agent_available() -> bool:
         available = agents_online().exists()
         cache.set("helpdesk:agents-available", available, AGENTS_AVAILABLE_CACHE_SECONDS)
     return available
+
+
+def agents_list() -> QuerySet[Agent]:
+    """The agents who can log in, with their groups."""
+    return Agent.objects.filter(is_active=True).prefetch_related("groups").order_by("id")
+
+
+def agent_get(*, agent_id: int) -> Agent:
+    agent = agents_list().filter(pk=agent_id).first()
+    if agent is None:
+        raise ServiceError(_("No such agent."), code="not_found")
+    return agent
+
+
+def groups_list() -> QuerySet[AgentGroup]:
+    return AgentGroup.objects.order_by("name")

@@ -1,5 +1,10 @@
 """Changes to agents and groups, used by the admin, the dashboard's settings and the API alike."""
 
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -8,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .errors import ServiceError
-from .models import Agent, AgentGroup
+from .models import Agent, AgentGroup, ApiKey
 from .permissions import why_cannot_lose_owner
 
 AGENT_PERSONAL_FIELDS = {"name", "public_name", "language", "avatar", "status"}
@@ -119,3 +124,57 @@ def agent_heartbeat(*, agent: Agent) -> None:
     now = timezone.now()
     Agent.objects.filter(pk=agent.pk).update(last_seen_at=now)
     agent.last_seen_at = now
+
+
+# --- API keys -----------------------------------------------------------------------------------
+API_KEY_PREFIX_LENGTH = 12
+API_KEY_LAST_USED_PRECISION = timedelta(minutes=1)
+
+
+def api_key_hash(key: str) -> str:
+    # The key is 40+ random characters, so a fast hash cannot be brute-forced; a slow one would cost
+    # every API request a fifth of a second.
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@transaction.atomic
+def api_key_create(*, agent: Agent, name: str, read_only: bool = False, actor: Agent) -> tuple[ApiKey, str]:
+    """The owner makes a key that acts as `agent`; the full key is returned this once and never stored."""
+    _require_owner(actor)
+    name = (name or "").strip()
+    if not name or len(name) > ApiKey._meta.get_field("name").max_length:
+        raise ServiceError(_("A key name is 1 to 100 characters."), field="name")
+    if not agent.is_active:
+        raise ServiceError(_("%(agent)s cannot log in, so cannot have an API key.") % {"agent": agent}, field="agent")
+    prefix = "hd_" + secrets.token_hex(API_KEY_PREFIX_LENGTH // 2 - 1)[: API_KEY_PREFIX_LENGTH - 3]
+    key = f"{prefix}.{secrets.token_urlsafe(32)}"
+    api_key = ApiKey.objects.create(
+        agent=agent, name=name, read_only=read_only, prefix=prefix, key_hash=api_key_hash(key)
+    )
+    return api_key, key
+
+
+@transaction.atomic
+def api_key_revoke(*, api_key: ApiKey, actor: Agent) -> ApiKey:
+    """A revoked key stops working at once and cannot be brought back."""
+    _require_owner(actor)
+    if api_key.revoked_at is None:
+        api_key.revoked_at = timezone.now()
+        api_key.save(update_fields=["revoked_at"])
+    return api_key
+
+
+def api_key_authenticate(*, key: str) -> ApiKey | None:
+    """The live key matching `key` (its agent still able to log in), its last use recorded; else None."""
+    prefix, _dot, _secret = (key or "").partition(".")
+    api_key = ApiKey.objects.select_related("agent").filter(prefix=prefix, revoked_at__isnull=True).first()
+    if api_key is None or not hmac.compare_digest(api_key.key_hash, api_key_hash(key)):
+        return None
+    if not api_key.agent.is_active:
+        return None
+    now = timezone.now()
+    # Recorded to the minute: a write on every request would make each read a write.
+    if api_key.last_used_at is None or now - api_key.last_used_at >= API_KEY_LAST_USED_PRECISION:
+        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+        api_key.last_used_at = now
+    return api_key

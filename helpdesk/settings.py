@@ -258,3 +258,41 @@ CELERY_BEAT_SCHEDULE["channels_fb.purge_webhook_deliveries"] = {
     "task": "channels_fb.tasks.purge_webhook_deliveries",
     "schedule": 24 * 60 * 60,
 }
+# --- REST API and outbound webhooks ------------------------------------------------------------
+INSTALLED_APPS += ["drf_spectacular", "drf_spectacular_sidecar"]
+# Requests each API key (or each agent's dashboard session) may make, e.g. "600/min", "20/s".
+API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "600/min")
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "helpdesk.rest.ApiKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["helpdesk.rest.IsAgentWithWritableKey"],
+    "DEFAULT_THROTTLE_CLASSES": ["helpdesk.rest.ApiKeyRateThrottle"],
+    "DEFAULT_PAGINATION_CLASS": "helpdesk.rest.NewestFirstPagination",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "helpdesk.api_errors.exception_handler",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Helpdesk API",
+    "DESCRIPTION": "Conversations, visitors and search for integrators. Authenticate with "
+    "`Authorization: Bearer <API key>` (keys are created by the owner in the admin).",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "PATH_CONVERTER_OVERRIDES": {"id": {"type": "integer", "minimum": 0, "maximum": 999_999_999_999_999_999}},
+    "ENUM_NAME_OVERRIDES": {
+        "ConversationStatusEnum": "conversations.models.Conversation.Status",
+        "AgentStatusEnum": "helpdesk.models.Agent.Status",
+    },
+}
+# Outbound webhooks: how long one delivery attempt may take, and how many attempts before giving up.
+WEBHOOK_TIMEOUT = env_int("WEBHOOK_TIMEOUT", 10)
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8)

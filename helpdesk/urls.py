@@ -17,6 +17,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("channels_email.urls")),
     path("channels/facebook/", include("channels_fb.urls")),
+    path("api/v1/", include("helpdesk.api_urls")),
 ]
 
 if settings.DEBUG:

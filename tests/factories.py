@@ -74,3 +74,17 @@ class MessageFactory(factory.django.DjangoModelFactory):
     conversation = factory.SubFactory(ConversationFactory)
     author = Message.Author.VISITOR
     body = factory.Faker("sentence")
+
+
+def api_client_for(agent: Agent, *, read_only: bool = False):
+    """A REST API client authenticated with a new API key acting as `agent`."""
+    from rest_framework.test import APIClient
+
+    from helpdesk.services import api_key_create
+
+    owner = Agent.objects.filter(role=Agent.Role.OWNER).first() or AgentFactory(role=Agent.Role.OWNER)
+    api_key, key = api_key_create(agent=agent, name="Test integration", read_only=read_only, actor=owner)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    client.api_key = api_key
+    return client

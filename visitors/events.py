@@ -12,4 +12,5 @@ def visitor_payload(visitor: Visitor) -> dict:
         "country": visitor.country,
         "city": visitor.city,
         "last_seen_at": visitor.last_seen_at.isoformat(),
+        "customer_data": visitor.customer_data,
     }

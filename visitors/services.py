@@ -1,7 +1,11 @@
-"""Changes to visitors: arriving and leaving, pages they open, identity and contact details, notes."""
+"""Changes to visitors: arriving and leaving, pages they open, identity and contact details, notes,
+custom data from the website and customer data from integrations."""
 
 import hashlib
 import hmac
+import json
+import math
+import re
 import time
 import uuid
 from urllib.parse import urlsplit
@@ -96,7 +100,6 @@ def visitor_note_delete(*, note: VisitorNote, actor: Agent) -> None:
 
 
 MAX_URL_LENGTH = 2000
-MAX_VARIABLES = 50
 
 
 def _publish_visitor(visitor: Visitor, kind: str, **extra) -> None:
@@ -193,32 +196,15 @@ def page_view_record(*, visitor: Visitor, url: str, title: str = "", referrer: s
     return view
 
 
-def _clean_labelled_values(values, field: str) -> dict:
-    """`{key: {"label": str, "value": str|number|bool}}`, as the website or an integration sends it."""
-    if not isinstance(values, dict) or len(values) > MAX_VARIABLES:
-        raise ServiceError(_("Send at most %(limit)d labelled values.") % {"limit": MAX_VARIABLES}, field=field)
-    cleaned = {}
-    for key, item in values.items():
-        if not isinstance(key, str) or not 0 < len(key) <= 100:
-            raise ServiceError(_("Each key is text of 1 to 100 characters."), field=field)
-        if isinstance(item, dict):
-            label, value = item.get("label", key), item.get("value")
-        else:
-            label, value = key, item
-        if not isinstance(label, str) or len(label) > 100:
-            raise ServiceError(_("The label of %(key)s is text of at most 100 characters.") % {"key": key}, field=field)
-        if value is not None and not isinstance(value, str | int | float | bool):
-            raise ServiceError(_("The value of %(key)s is text, a number or true/false.") % {"key": key}, field=field)
-        if isinstance(value, str) and len(value) > 1000:
-            raise ServiceError(_("The value of %(key)s is too long.") % {"key": key}, field=field)
-        cleaned[key] = {"label": label, "value": value}
-    return cleaned
-
-
 @transaction.atomic
 def visitor_set_variables(*, visitor: Visitor, variables: dict) -> Visitor:
     """Custom data the website shows agents about this visitor; later values replace earlier ones."""
-    cleaned = _clean_labelled_values(variables, "variables")
+    if not isinstance(variables, dict) or len(variables) > LABELLED_MAX_ITEMS:
+        raise ServiceError(
+            _("Send at most %(limit)d labelled values as {key: {label, value}}.") % {"limit": LABELLED_MAX_ITEMS},
+            field="variables",
+        )
+    cleaned = {key: _clean_labelled_item(key, item, "variables") for key, item in variables.items()}
     visitor = Visitor.objects.select_for_update().get(pk=visitor.pk)
     visitor.variables = {**visitor.variables, **cleaned}
     visitor.save(update_fields=["variables"])
@@ -256,3 +242,77 @@ def visitor_identify(*, visitor: Visitor, external_id: str, hash: str, **contact
     customer.save()
     _publish_visitor(customer, "updated", changed=["external_id", *cleaned], actor_id=None)
     return customer
+
+
+# Labelled values ({key: {label, value}}): the website's variables and integrations' customer data.
+LABELLED_MAX_ITEMS = 50
+LABELLED_MAX_KEY = 64
+LABELLED_MAX_LABEL = 100
+LABELLED_MAX_TEXT = 1000
+CUSTOMER_DATA_MAX_BYTES = 16_000
+_LABELLED_KEY = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+def _clean_labelled_item(key, item, prefix: str) -> dict:
+    field = f"{prefix}.{key}"
+    if not isinstance(key, str) or not _LABELLED_KEY.match(key) or len(key) > LABELLED_MAX_KEY:
+        raise ServiceError(
+            _("A key is 1 to %(limit)d letters, digits, “_”, “-” or “.”.") % {"limit": LABELLED_MAX_KEY},
+            field=f"{prefix}.{str(key)[:LABELLED_MAX_KEY]}",
+        )
+    if not isinstance(item, dict) or set(item) - {"label", "value"} or "value" not in item:
+        raise ServiceError(_("Each item is {“label”: text, “value”: …}."), field=field)
+    label = item.get("label", key)
+    if not isinstance(label, str) or not label.strip() or len(label) > LABELLED_MAX_LABEL:
+        raise ServiceError(
+            _("A label is 1 to %(limit)d characters.") % {"limit": LABELLED_MAX_LABEL}, field=f"{field}.label"
+        )
+    value = item["value"]
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ServiceError(_("The value must be a finite number."), field=f"{field}.value")
+    if not isinstance(value, str | int | float | bool) and value is not None:
+        raise ServiceError(_("The value is text, a number, true/false or null."), field=f"{field}.value")
+    if isinstance(value, str) and (len(value) > LABELLED_MAX_TEXT or "\x00" in value):
+        raise ServiceError(
+            _("A value is at most %(limit)d characters.") % {"limit": LABELLED_MAX_TEXT}, field=f"{field}.value"
+        )
+    if "\x00" in label:
+        raise ServiceError(_("Null characters are not allowed."), field=f"{field}.label")
+    return {"label": label.strip(), "value": value}
+
+
+@transaction.atomic
+def visitor_customer_data_set(
+    *, visitor: Visitor, data: dict, replace: bool = False, actor: Agent | None = None
+) -> Visitor:
+    """An integration puts its customer's data on the visitor, as labelled values every agent sees:
+    `replace` swaps the whole set, otherwise items merge in and an item set to null is removed."""
+    if not isinstance(data, dict):
+        raise ServiceError(_("Customer data is an object of {key: {label, value}}."), field="customer_data")
+    visitor = Visitor.objects.select_for_update().get(pk=visitor.pk)
+    merged = {} if replace else dict(visitor.customer_data or {})
+    for key, item in data.items():
+        if item is None and not replace:
+            merged.pop(key, None)
+            continue
+        merged[key] = _clean_labelled_item(key, item, "customer_data")
+    if len(merged) > LABELLED_MAX_ITEMS:
+        raise ServiceError(
+            _("At most %(limit)d items of customer data.") % {"limit": LABELLED_MAX_ITEMS}, field="customer_data"
+        )
+    if len(json.dumps(merged)) > CUSTOMER_DATA_MAX_BYTES:
+        raise ServiceError(
+            _("Customer data is at most %(limit)d bytes.") % {"limit": CUSTOMER_DATA_MAX_BYTES}, field="customer_data"
+        )
+    if merged != visitor.customer_data:
+        visitor.customer_data = merged
+        visitor.save(update_fields=["customer_data"])
+        hub.publish(
+            {
+                "type": "visitor.updated",
+                "visitor": visitor_payload(visitor),
+                "changed": ["customer_data"],
+                "actor_id": actor.pk if actor else None,
+            }
+        )
+    return visitor

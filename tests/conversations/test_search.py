@@ -1,0 +1,245 @@
+from datetime import timedelta
+from urllib.parse import urlencode
+
+import pytest
+from django.db import connection
+from django.http import QueryDict
+from django.utils import timezone
+
+from conversations.models import Channel, Conversation, Message
+from conversations.selectors import conversation_search
+from helpdesk.errors import ServiceError
+
+from ..factories import AgentGroupFactory, ConversationFactory, MessageFactory, TagFactory, VisitorFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def search(agent, query: str) -> list[Conversation]:
+    return list(conversation_search(agent=agent, params=QueryDict(query)))
+
+
+def test_rating_exact(owner):
+    five, three = ConversationFactory(rating=5), ConversationFactory(rating=3)
+
+    assert search(owner, "rating=5") == [five]
+    assert three not in search(owner, "rating=5")
+
+
+def test_rating_range(owner):
+    low, mid, high = ConversationFactory(rating=1), ConversationFactory(rating=3), ConversationFactory(rating=5)
+
+    assert search(owner, "rating_min=2&rating_max=4") == [mid]
+    assert set(search(owner, "rating_min=3")) == {mid, high}
+    assert low not in search(owner, "rating_min=3")
+
+
+def test_agent(owner, agent, colleague):
+    mine, theirs = ConversationFactory(assignee=agent), ConversationFactory(assignee=colleague)
+
+    assert search(owner, f"agent={agent.pk}") == [mine]
+    assert theirs not in search(owner, f"agent={agent.pk}")
+
+
+def test_group(owner):
+    sales, support = AgentGroupFactory(name="Sales"), AgentGroupFactory(name="Support")
+    routed, other = ConversationFactory(group=sales), ConversationFactory(group=support)
+
+    assert search(owner, f"group={sales.pk}") == [routed]
+    assert other not in search(owner, f"group={sales.pk}")
+
+
+def test_one_tag(owner):
+    refund, vip = TagFactory(name="refund"), TagFactory(name="vip")
+    tagged, other = ConversationFactory(tags=[refund]), ConversationFactory(tags=[vip])
+
+    assert search(owner, f"tag={refund.pk}") == [tagged]
+    assert other not in search(owner, f"tag={refund.pk}")
+
+
+def test_several_tags_any(owner):
+    refund, vip, spam = TagFactory(name="refund"), TagFactory(name="vip"), TagFactory(name="spam")
+    first, second, both = (
+        ConversationFactory(tags=[refund]),
+        ConversationFactory(tags=[vip]),
+        ConversationFactory(tags=[refund, vip]),
+    )
+    untagged = ConversationFactory(tags=[spam])
+
+    found = search(owner, f"tag={refund.pk}&tag={vip.pk}")
+
+    assert set(found) == {first, second, both}
+    assert len(found) == 3  # a conversation with both tags is listed once
+    assert untagged not in found
+
+
+def test_several_tags_all(owner):
+    refund, vip = TagFactory(name="refund"), TagFactory(name="vip")
+    both, only_refund = ConversationFactory(tags=[refund, vip]), ConversationFactory(tags=[refund])
+
+    assert search(owner, f"tag={refund.pk}&tag={vip.pk}&tag_match=all") == [both]
+    assert only_refund not in search(owner, f"tag={refund.pk}&tag={vip.pk}&tag_match=all")
+
+
+def test_website_url_contains_in_any_case(owner):
+    checkout = ConversationFactory(page_url="https://shop.example.com/Checkout/step-2")
+    home = ConversationFactory(page_url="https://shop.example.com/")
+
+    assert search(owner, "url=checkout") == [checkout]
+    assert home not in search(owner, "url=checkout")
+
+
+def test_ip_address_exact(owner):
+    here, there = ConversationFactory(ip_address="198.51.100.7"), ConversationFactory(ip_address="198.51.100.8")
+
+    assert search(owner, "ip=198.51.100.7") == [here]
+    assert there not in search(owner, "ip=198.51.100.7")
+
+
+def test_ip_address_cidr_range(owner):
+    inside, outside = ConversationFactory(ip_address="198.51.100.77"), ConversationFactory(ip_address="198.51.101.1")
+    ConversationFactory(ip_address=None)
+
+    assert search(owner, "ip=198.51.100.0/24") == [inside]
+    assert outside not in search(owner, "ip=198.51.100.0/24")
+
+
+def test_ipv6_cidr_range(owner):
+    inside, outside = ConversationFactory(ip_address="2001:db8::1"), ConversationFactory(ip_address="2001:db9::1")
+
+    assert search(owner, "ip=2001:db8::/32") == [inside]
+    assert outside not in search(owner, "ip=2001:db8::/32")
+
+
+def test_status(owner):
+    open_, resolved = ConversationFactory(), ConversationFactory(status=Conversation.Status.RESOLVED)
+
+    assert search(owner, "status=resolved") == [resolved]
+    assert open_ not in search(owner, "status=resolved")
+
+
+def test_channel(owner):
+    web, email = ConversationFactory(), ConversationFactory(channel=Channel.EMAIL)
+
+    assert search(owner, "channel=email") == [email]
+    assert web not in search(owner, "channel=email")
+
+
+def test_created_date_range(owner):
+    now = timezone.now()
+    old = ConversationFactory(created_at=now - timedelta(days=10))
+    recent = ConversationFactory(created_at=now - timedelta(days=1))
+    after = urlencode({"created_after": (now - timedelta(days=2)).isoformat()})
+    before = urlencode({"created_before": (now - timedelta(days=5)).isoformat()})
+
+    assert search(owner, after) == [recent]
+    assert search(owner, before) == [old]
+
+
+def test_created_after_a_plain_date(owner):
+    recent = ConversationFactory()
+    ConversationFactory(created_at=timezone.now() - timedelta(days=400))
+
+    assert search(owner, f"created_after={(timezone.now() - timedelta(days=1)).date().isoformat()}") == [recent]
+
+
+def test_resolved_date_range(owner):
+    now = timezone.now()
+    last_week = ConversationFactory(status=Conversation.Status.RESOLVED, resolved_at=now - timedelta(days=7))
+    today = ConversationFactory(status=Conversation.Status.RESOLVED, resolved_at=now - timedelta(hours=1))
+    ConversationFactory()  # open: never resolved
+
+    since = (now - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    until = (now - timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    assert search(owner, f"resolved_after={since}") == [today]
+    assert search(owner, f"resolved_before={until}") == [last_week]
+
+
+def test_visitor(owner):
+    vera = VisitorFactory(name="Vera")
+    hers, other = ConversationFactory(visitor=vera), ConversationFactory()
+
+    assert search(owner, f"visitor={vera.pk}") == [hers]
+    assert other not in search(owner, f"visitor={vera.pk}")
+
+
+def test_words_in_messages(owner):
+    refund = ConversationFactory()
+    MessageFactory(conversation=refund, body="Hello, I would like a Refund for order 1234")
+    greeting = ConversationFactory()
+    MessageFactory(conversation=greeting, body="Hello there")
+
+    assert search(owner, "q=refund") == [refund]
+    assert search(owner, "q=hello+refund") == [refund]
+    assert greeting not in search(owner, "q=refund")
+
+
+def test_filters_combine(owner, agent):
+    both = ConversationFactory(rating=5, assignee=agent)
+    ConversationFactory(rating=5)
+    ConversationFactory(assignee=agent, rating=2)
+
+    assert search(owner, f"rating=5&agent={agent.pk}") == [both]
+
+
+def test_newest_first(owner):
+    first, second = ConversationFactory(), ConversationFactory()
+
+    assert search(owner, "") == [second, first]
+
+
+def test_limited_agent_finds_only_conversations_they_may_see(agent):
+    theirs = AgentGroupFactory(name="Elsewhere")
+    visible, hidden = ConversationFactory(rating=5), ConversationFactory(rating=5, group=theirs)
+
+    found = search(agent, "rating=5")
+
+    assert visible in found
+    assert hidden not in found
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("colour=blue", "colour"),
+        ("assignee__password=x", "assignee__password"),
+        ("rating=five", "rating"),
+        ("rating=9", "rating"),
+        ("rating=2.5", "rating"),
+        ("rating_min=0", "rating_min"),
+        ("agent=999999", "agent"),
+        ("agent=me", "agent"),
+        ("group=abc", "group"),
+        ("tag=999999", "tag"),
+        ("tag_match=some", "tag_match"),
+        ("ip=300.1.2.3", "ip"),
+        ("ip=10.0.0.0/99", "ip"),
+        ("status=closed", "status"),
+        ("channel=fax", "channel"),
+        ("created_after=yesterday", "created_after"),
+        ("resolved_before=2026-13-45", "resolved_before"),
+        ("visitor=-1", "visitor"),
+        ("rating=5&rating=4", "rating"),
+        ("q=a%00b", "q"),
+    ],
+)
+def test_unknown_or_malformed_filter_is_refused_naming_it(owner, query, field):
+    with pytest.raises(ServiceError) as refused:
+        search(owner, query)
+
+    assert refused.value.field == field
+    assert refused.value.http_status == 400
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the full-text and inet indexes exist on PostgreSQL only")
+def test_words_and_ip_ranges_can_be_searched_through_indexes_on_postgresql(owner):
+    MessageFactory(body="refund please")
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # a tiny table would be scanned anyway
+
+        words = Message.objects.filter(body__matches="refund").explain()
+        addresses = conversation_search(agent=owner, params=QueryDict("ip=198.51.100.0/24")).explain()
+
+    assert "message_body_fts_idx" in words
+    assert "conv_ip_idx" in addresses
