@@ -24,8 +24,9 @@ def _refuse_if(reason: str | None) -> None:
 
 
 def _locked(conversation: Conversation) -> Conversation:
-    """The conversation re-read under a row lock, so concurrent changes apply one after another."""
-    return Conversation.objects.select_for_update().get(pk=conversation.pk)
+    """The conversation re-read under a row lock, so concurrent changes apply one after another. Its
+    assignee comes in the same query (every event carries them) but only the conversation is locked."""
+    return Conversation.objects.select_for_update(of=("self",)).select_related("assignee").get(pk=conversation.pk)
 
 
 def _record(conversation: Conversation, kind: str, *, actor: Agent | None = None, **data) -> ConversationEvent:
