@@ -86,9 +86,14 @@ class Server:
         return f"ws://127.0.0.1:{self.port}{path}"
 
     def stop(self, sig=signal.SIGTERM):
+        """Stop the server; one that is still closing its sockets after 30 s (a loaded machine) is killed."""
         if self.process.poll() is None:
             self.process.send_signal(sig)
-            self.process.wait(10)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
 
 
 @pytest.fixture
