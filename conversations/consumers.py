@@ -302,7 +302,7 @@ class VisitorConsumer(JsonProtocolConsumer):
 
     def _check_rate(self):
         if not self.limiter.allow():
-            raise ServiceError(_("You are sending messages too fast; wait a moment."), code="conflict")
+            raise ServiceError(_("You are sending messages too fast; wait a moment."), code="rate_limited")
 
     async def message_send(self, frame):
         self._check_rate()

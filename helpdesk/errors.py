@@ -9,7 +9,7 @@ class ServiceError(Exception):
     """A refusal or invalid input, with a machine-readable code and, when known, the field at fault."""
 
     #: code -> the HTTP status an API answers with
-    STATUS = {"invalid": 400, "forbidden": 403, "not_found": 404, "conflict": 409}
+    STATUS = {"invalid": 400, "forbidden": 403, "not_found": 404, "conflict": 409, "rate_limited": 429}
 
     def __init__(self, message: str, *, code: str = "invalid", field: str | None = None):
         if code not in self.STATUS:

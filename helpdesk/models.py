@@ -147,6 +147,17 @@ class Account(models.Model):
             "The helpdesk's own address is always allowed."
         ),
     )
+    recording_enabled = models.BooleanField(
+        _("record visits"),
+        default=True,
+        help_text=_(
+            "Record visitors' sessions for the visitor card. Every input is masked, and card numbers never "
+            "leave the browser; websites can exclude pages or elements."
+        ),
+    )
+    recording_retention_days = models.PositiveIntegerField(
+        _("keep recordings for (days)"), default=30, help_text=_("Older recordings are deleted every night.")
+    )
     identity_secret = models.CharField(
         _("identity verification secret"),
         max_length=100,

@@ -230,6 +230,10 @@ CELERY_BEAT_SCHEDULE["visitors-settle-departures"] = {
     "task": "visitors.tasks.settle_departures",
     "schedule": 30.0,
 }
+CELERY_BEAT_SCHEDULE["visitors-purge-recordings"] = {
+    "task": "visitors.tasks.purge_recordings",
+    "schedule": 24 * 3600.0,
+}
 
 # --- Email channel -------------------------------------------------------------------------------
 # Visitors' replies go to reply+TOKEN@EMAIL_INBOUND_DOMAIN: point that domain's MX (or a forward) at

@@ -15,6 +15,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("", include("visitors.urls")),
     path("", include("channels_email.urls")),
     path("channels/facebook/", include("channels_fb.urls")),
     path("api/v1/", include("helpdesk.api_urls")),

@@ -82,3 +82,55 @@ class PageView(models.Model):
 
     def __str__(self) -> str:
         return self.url
+
+
+class Recording(models.Model):
+    """A recorded visit: the website pages as the visitor saw them, as rrweb events. Chunks arrive
+    while the visitor browses; once they have left the website the recording is finalised into one
+    compressed file in Django's default storage and shows in the visitor card."""
+
+    class Status(models.TextChoices):
+        RECORDING = "recording", _("Recording")
+        READY = "ready", _("Ready")
+        FAILED = "failed", _("Failed")
+
+    visitor = models.ForeignKey(Visitor, on_delete=models.CASCADE, related_name="recordings")
+    # The chat box's id for the visit, kept across pages in the browser tab's session storage.
+    session = models.UUIDField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RECORDING)
+    started_at = models.DateTimeField(default=timezone.now)
+    last_chunk_at = models.DateTimeField(default=timezone.now)
+    received_bytes = models.PositiveIntegerField(default=0)
+    file = models.FileField(upload_to="recordings/%Y/%m/", blank=True)
+    size_bytes = models.PositiveIntegerField(default=0)
+    duration_ms = models.PositiveIntegerField(default=0)
+    pages = models.JSONField(default=list, blank=True)
+    failure = models.TextField(blank=True)
+    finalised_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        constraints = [models.UniqueConstraint(fields=["visitor", "session"], name="recording_one_per_visit")]
+        indexes = [
+            models.Index(fields=["visitor", "status"], name="recording_visitor_idx"),
+            models.Index(fields=["status", "finalised_at"], name="recording_retention_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.visitor} {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class RecordingChunk(models.Model):
+    """One batch of events as the chat box sent it (gzip-compressed JSON), until finalisation joins them."""
+
+    recording = models.ForeignKey(Recording, on_delete=models.CASCADE, related_name="chunks")
+    sequence = models.PositiveIntegerField()
+    data = models.BinaryField()
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["sequence"]
+        constraints = [models.UniqueConstraint(fields=["recording", "sequence"], name="recording_chunk_once")]
+
+    def __str__(self) -> str:
+        return f"{self.recording} #{self.sequence}"

@@ -19,3 +19,19 @@ def settle_departures() -> None:
 
     for visitor_id in presence().departed(before=time.time() - settings.VISITOR_LEFT_GRACE):
         services.visitor_settle_departure(visitor_id=visitor_id)
+
+
+@shared_task(ignore_result=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def finalise_recording(recording_id: int) -> None:
+    """After the visitor left: join the recording's batches into one file (retried if storage fails)."""
+    from .recordings import recording_finalise
+
+    recording_finalise(recording_id=recording_id)
+
+
+@shared_task(ignore_result=True)
+def purge_recordings() -> None:
+    """Nightly: recordings older than the account keeps them go, files included."""
+    from .recordings import recordings_purge
+
+    recordings_purge()
