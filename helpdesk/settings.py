@@ -230,3 +230,7 @@ CELERY_BEAT_SCHEDULE["visitors-settle-departures"] = {
     "task": "visitors.tasks.settle_departures",
     "schedule": 30.0,
 }
+
+# --- Chat box (widget) -------------------------------------------------------------------------
+# Serve the demo website with the chat box embedded at /demo/ (on by default in development only).
+WIDGET_DEMO = env_bool("WIDGET_DEMO", DEBUG)
