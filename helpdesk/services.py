@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .errors import ServiceError
-from .models import Agent, AgentGroup
+from .models import Account, Agent, AgentGroup
 from .permissions import why_cannot_lose_owner
 
 AGENT_PERSONAL_FIELDS = {"name", "public_name", "language", "avatar", "status"}
@@ -119,3 +119,72 @@ def agent_heartbeat(*, agent: Agent) -> None:
     now = timezone.now()
     Agent.objects.filter(pk=agent.pk).update(last_seen_at=now)
     agent.last_seen_at = now
+
+
+# --- Account settings ----------------------------------------------------------------------------
+
+
+def clean_allowed_origins(text: str) -> str:
+    """One http(s) origin per line (scheme, host, optional port; no path); trailing slashes dropped."""
+    from urllib.parse import urlsplit
+
+    origins = []
+    for number, line in enumerate((text or "").splitlines(), start=1):
+        line = line.strip().rstrip("/")
+        if not line:
+            continue
+        try:
+            parts = urlsplit(line)
+            parts.port  # noqa: B018 - raises on a port that is not a number
+        except ValueError:
+            parts = None
+        if (
+            parts is None
+            or parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or parts.path
+            or parts.query
+            or parts.fragment
+            or parts.username
+            or any(char in line for char in " ;,'\"\t")
+        ):
+            raise ServiceError(
+                _("Line %(number)d is not a website origin like https://www.example.com: %(line)s")
+                % {"number": number, "line": line[:100]},
+                field="allowed_origins",
+            )
+        origins.append(f"{parts.scheme}://{parts.netloc.lower()}")
+    return "\n".join(dict.fromkeys(origins))
+
+
+@transaction.atomic
+def account_update(*, actor: Agent, **changes) -> Account:
+    """The owner changes the account's name or the websites allowed to show the chat box."""
+    if not actor.is_owner:
+        raise ServiceError(_("Only the owner can change the account settings."), code="forbidden")
+    unknown = set(changes) - {"name", "allowed_origins"}
+    if unknown:
+        raise ServiceError(_("These fields cannot be changed: %(fields)s.") % {"fields": ", ".join(sorted(unknown))})
+    account = Account.objects.select_for_update().get(pk=Account.load().pk)
+    if "allowed_origins" in changes:
+        account.allowed_origins = clean_allowed_origins(changes["allowed_origins"])
+    if "name" in changes:
+        name = (changes["name"] or "").strip()
+        if not name:
+            raise ServiceError(_("The company name is required."), field="name")
+        account.name = name[:200]
+    account.save()
+    return account
+
+
+@transaction.atomic
+def account_regenerate_identity_secret(*, actor: Agent) -> Account:
+    """The owner replaces the identity secret: identify hashes made with the old one stop working."""
+    from .models import _new_identity_secret
+
+    if not actor.is_owner:
+        raise ServiceError(_("Only the owner can change the account settings."), code="forbidden")
+    account = Account.objects.select_for_update().get(pk=Account.load().pk)
+    account.identity_secret = _new_identity_secret()
+    account.save(update_fields=["identity_secret"])
+    return account
