@@ -57,6 +57,17 @@ def _fresh_presence(settings):
     presence.cache_clear()
 
 
+@pytest.fixture(autouse=True)
+def _agents_availability_not_remembered_between_tests():
+    """The chat box's "is anyone online" answer is cached for a few seconds (shared with Redis):
+    a test that had an agent online must not make the next one see them."""
+    from django.core.cache import cache
+
+    cache.delete("helpdesk:agents-available")
+    yield
+    cache.delete("helpdesk:agents-available")
+
+
 @pytest.fixture
 def owner(db):
     return AgentFactory(role=Agent.Role.OWNER, name="Olga Owner")

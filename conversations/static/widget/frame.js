@@ -146,7 +146,7 @@ function render() {
   const offline = !agentsOnline && !open && !offlineSent;
   ui.offline.hidden = !offline;
   ui.composer.hidden = offline;
-  ui.offlineSent.hidden = !offlineSent || open;
+  ui.offlineSent.hidden = !offlineSent || agentsOnline;
   ui.resolved.hidden = !resolved;
   ui.rate.hidden = !(resolved && canRate);
   ui.rated.hidden = !(resolved && rated && !canRate);
