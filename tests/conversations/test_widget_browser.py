@@ -66,29 +66,48 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture
-def helpdesk_url(transactional_db):
-    import uvicorn
-    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+class Helpdesk:
+    """The helpdesk under uvicorn in a thread; `restart` drops every websocket, as a deploy would."""
 
-    from helpdesk.asgi import application
+    def __init__(self):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.start()
 
-    port = free_port()
-    # Static files as in development (tests run with DEBUG off and nothing collected).
-    server = uvicorn.Server(
-        uvicorn.Config(
-            ASGIStaticFilesHandler(application), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+    def start(self):
+        import uvicorn
+        from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+
+        from helpdesk.asgi import application
+
+        # Static files as in development (tests run with DEBUG off and nothing collected).
+        app = ASGIStaticFilesHandler(application)
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off")
         )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(5)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        eventually(lambda: self.server.started, timeout=10)
+
+    def stop(self):
+        self.server.should_exit = True
+        self.thread.join(5)
+
+    def restart(self):
+        self.stop()
+        self.start()
+
+
+@pytest.fixture
+def helpdesk(transactional_db):
+    server = Helpdesk()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def helpdesk_url(helpdesk):
+    return helpdesk.url
 
 
 def website(helpdesk_url: str, *, lang: str = "en", head: str = "") -> str:
@@ -239,4 +258,127 @@ def test_a_website_not_on_the_allowed_list_gets_no_chat_box(chromium, helpdesk_u
         assert not Visitor.objects.exists()
     finally:
         page.screenshot(path=ARTIFACTS / "widget-refused.png")
+        page.close()
+
+
+def in_thread(function, *args, **kwargs):
+    """Run service code outside Playwright's event loop thread (it publishes through async_to_sync)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(function, *args, **kwargs).result()
+
+
+def test_tabs_are_one_visitor_and_a_dropped_connection_misses_and_doubles_nothing(chromium, helpdesk):
+    from playwright.sync_api import expect
+
+    from conversations import services
+
+    site = website(helpdesk.url)
+    allow(site)
+    agent = AgentFactory(public_name="Anna", online=True)
+    context = chromium.new_context()
+    context.set_default_timeout(5000)
+    first, second = context.new_page(), context.new_page()
+    try:
+        first.goto(site + "/shoes")
+        first_box = first.frame_locator("iframe[data-helpdesk]")
+        first_box.get_by_role("button", name="Open chat").click()
+        first_box.get_by_role("textbox", name="Write a message…").fill("Hello from the first tab")
+        first_box.get_by_role("textbox", name="Write a message…").press("Enter")
+        eventually(lambda: Conversation.objects.exists())
+
+        second.goto(site + "/hats")
+        second_box = second.frame_locator("iframe[data-helpdesk]")
+        second_box.get_by_role("button", name="Open chat").click()
+        expect(second_box.locator(".msg", has_text="Hello from the first tab")).to_have_count(1)
+        first_box.get_by_role("textbox", name="Write a message…").fill("And again")
+        first_box.get_by_role("textbox", name="Write a message…").press("Enter")
+        expect(second_box.locator(".msg", has_text="And again")).to_have_count(1)
+        assert Visitor.objects.count() == 1 and Conversation.objects.count() == 1
+
+        helpdesk.stop()
+        expect(first_box.get_by_text("Connection lost; reconnecting…")).to_be_visible()
+        first_box.get_by_role("textbox", name="Write a message…").fill("Written while offline")
+        first_box.get_by_role("textbox", name="Write a message…").press("Enter")
+        conversation = Conversation.objects.get()
+        in_thread(
+            services.message_create,
+            conversation=conversation,
+            author="agent",
+            agent=agent,
+            body="Sent while you were away",
+            client_id="away",
+        )
+        helpdesk.start()
+
+        for box in (first_box, second_box):
+            expect(box.locator(".msg.agent", has_text="Sent while you were away")).to_have_count(1)
+            expect(box.locator(".msg.visitor", has_text="Written while offline")).to_have_count(1)
+            expect(box.locator(".msg")).to_have_count(4)
+        assert conversation.messages.filter(body="Written while offline").count() == 1
+        first.screenshot(path=ARTIFACTS / "widget-after-reconnect.png")
+    finally:
+        context.close()
+
+
+def test_offline_form_in_the_pages_language_becomes_a_conversation_with_the_email(chromium, helpdesk_url):
+    from playwright.sync_api import expect
+
+    site = website(helpdesk_url, lang="hu-HU")
+    allow(site)
+    page = chromium.new_page(viewport={"width": 390, "height": 740})  # a phone
+    page.set_default_timeout(5000)
+    try:
+        page.goto(site)
+        box = page.frame_locator("iframe[data-helpdesk]")
+        box.get_by_role("button", name="Csevegés megnyitása").click()
+        frame_box = page.locator("iframe[data-helpdesk]").bounding_box()
+        assert (frame_box["width"], frame_box["height"]) == (390, 740)  # full screen on a phone
+
+        box.get_by_role("textbox", name="Név").fill("Kiss Vera")
+        box.get_by_role("textbox", name="Üzenet").fill("Hívjanak vissza")
+        box.get_by_role("button", name="Üzenet küldése").click()
+        expect(box.get_by_role("textbox", name="E-mail (kötelező)")).to_be_focused()  # the browser asks for it
+        assert not Conversation.objects.exists()
+        box.get_by_role("textbox", name="E-mail (kötelező)").fill("vera@example.com")
+        box.get_by_role("button", name="Üzenet küldése").click()
+        expect(box.get_by_text("Köszönjük! Megkaptuk az üzenetét")).to_be_visible()
+        page.screenshot(path=ARTIFACTS / "widget-offline-form-phone.png")
+
+        conversation = Conversation.objects.select_related("visitor").get()
+        assert (conversation.visitor.email, conversation.visitor.name) == ("vera@example.com", "Kiss Vera")
+        assert conversation.messages.get().body == "Hívjanak vissza"
+
+        page.evaluate("helpdesk('language', 'en')")
+        expect(box.get_by_text("Thank you! We got your message")).to_be_visible()
+    finally:
+        page.close()
+
+
+def test_identify_with_a_wrong_hash_is_refused_and_with_the_right_one_accepted(chromium, helpdesk_url):
+    from playwright.sync_api import expect
+
+    from visitors.services import identity_hash
+
+    site = website(
+        helpdesk_url,
+        head="""<script>helpdesk("identify", {id: "customer-42", name: "Vera Kiss", hash: "00"});
+helpdesk("variables", {plan: {label: "Plan", value: "Gold"}}); helpdesk("chat:open");</script>""",
+    )
+    allow(site)
+    AgentFactory(online=True)
+    page = chromium.new_page()
+    page.set_default_timeout(5000)
+    try:
+        page.goto(site)
+        box = page.frame_locator("iframe[data-helpdesk]")
+        expect(box.get_by_role("alert")).to_have_text("The identity hash does not match this customer id.")
+        eventually(lambda: Visitor.objects.filter(variables__plan__value="Gold").exists())
+        assert not Visitor.objects.filter(external_id="customer-42").exists()
+
+        good = in_thread(identity_hash, "customer-42")
+        page.evaluate(f'helpdesk("identify", {{id: "customer-42", name: "Vera Kiss", hash: "{good}"}})')
+        eventually(lambda: Visitor.objects.filter(external_id="customer-42", name="Vera Kiss").exists())
+    finally:
         page.close()
