@@ -41,23 +41,25 @@ def chromium():
     # Playwright's sync API keeps an event loop running in this thread, and Django refuses database
     # calls from a thread with a running loop; the test's own queries are plain sync code.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--headless=new",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        yield browser
-        browser.close()
-    del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=CHROMIUM,
+                args=[
+                    "--headless=new",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-quic",
+                    "--no-first-run",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                ],
+            )
+            yield browser
+            browser.close()
+    finally:
+        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
 
 
 def free_port() -> int:
@@ -238,6 +240,12 @@ def chat_with(chromium, site: str, dashboard: "AgentSocket"):
         conversation = Conversation.objects.get(pk=conversation_id)
         assert (conversation.rating, conversation.rating_comment) == (4, "Quick and kind")
         assert conversation.messages.filter(body="Do you have these in size 42?").count() == 1
+
+        message_input.fill("One more thing")
+        message_input.press("Enter")
+        assert dashboard.receive("message.created")["conversation"]["id"] == conversation_id
+        expect(box.get_by_text("This conversation was resolved.", exact=False)).to_be_hidden()
+        assert Conversation.objects.get(pk=conversation_id).status == Conversation.Status.OPEN
     finally:
         page.screenshot(path=ARTIFACTS / "widget-chat-end.png")
         page.close()
