@@ -183,7 +183,9 @@ def eventually(check, timeout: float = 5):
 def test_visitor_on_another_website_chats_with_an_agent_and_rates(chromium, helpdesk_url):
     site = website(helpdesk_url, head='<script>helpdesk("name", "Vera Visitor");</script>')
     allow(site)
-    agent = AgentFactory(name="Anna Kovacs", public_name="Anna", role=Agent.Role.FULL, online=True)
+    agent = AgentFactory(
+        name="Anna Kovacs", public_name="Anna", avatar="avatars/anna.png", role=Agent.Role.FULL, online=True
+    )
     with agent_socket(helpdesk_url, agent) as dashboard:
         chat_with(chromium, site, dashboard)
 
@@ -215,9 +217,11 @@ def chat_with(chromium, site: str, dashboard: "AgentSocket"):
         expect(box.get_by_text("Anna is typing…")).to_be_visible()
         page.screenshot(path=ARTIFACTS / "widget-agent-typing.png")
 
-        dashboard.send(
-            type="message.send", conversation_id=conversation_id, client_id="r1", body="Yes, we have size 42."
-        )
+        # The reply makes Anna the assignee: the chat box shows her avatar (a file not served here).
+        with page.expect_request(lambda request: request.url.endswith("/media/avatars/anna.png")):
+            dashboard.send(
+                type="message.send", conversation_id=conversation_id, client_id="r1", body="Yes, we have size 42."
+            )
         reply = box.locator(".msg.agent", has_text="Yes, we have size 42.")
         expect(reply).to_be_visible()
         expect(reply.locator(".who")).to_have_text("Anna")
@@ -321,7 +325,8 @@ def test_tabs_are_one_visitor_and_a_dropped_connection_misses_and_doubles_nothin
         helpdesk.start()
 
         for box in (first_box, second_box):
-            expect(box.locator(".msg.agent", has_text="Sent while you were away")).to_have_count(1)
+            # Reconnecting backs off (0.5 to 2 s per attempt, more on a busy machine).
+            expect(box.locator(".msg.agent", has_text="Sent while you were away")).to_have_count(1, timeout=15000)
             expect(box.locator(".msg.visitor", has_text="Written while offline")).to_have_count(1)
             expect(box.locator(".msg")).to_have_count(4)
         assert conversation.messages.filter(body="Written while offline").count() == 1

@@ -138,9 +138,13 @@ function render() {
   const agent = conversation && conversation.assignee;
   ui.title.textContent = agent ? agent.public_name : accountName || t("title");
   ui.subtitle.textContent = agentsOnline ? t("online") : t("offline");
-  ui.avatar.replaceChildren(agent && agent.avatar_url
-    ? h("img", { src: agent.avatar_url, alt: "" })
-    : (agent ? agent.public_name : accountName || "?").trim().charAt(0).toUpperCase());
+  const initial = (agent ? agent.public_name : accountName || "?").trim().charAt(0).toUpperCase();
+  const avatar = (agent && agent.avatar_url) || initial;
+  if (ui.avatar.dataset.shows !== avatar) {
+    ui.avatar.dataset.shows = avatar;
+    ui.avatar.replaceChildren(avatar === initial ? initial
+      : h("img", { src: avatar, alt: "", onerror: (e) => e.target.replaceWith(initial) }));
+  }
   const open = conversation && conversation.status === "open";
   const resolved = conversation && conversation.status === "resolved";
   const offline = !agentsOnline && !open && !offlineSent;
