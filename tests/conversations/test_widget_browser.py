@@ -26,6 +26,9 @@ from ..factories import AgentFactory
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
+# How long the browser waits for a page or an element: generous for a busy 2-core CI machine; a
+# passing run never waits this long.
+PATIENCE_MS = 10_000
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -36,8 +39,9 @@ def chromium():
         if os.environ.get("CI"):
             pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package")
         pytest.skip(f"{CHROMIUM} is not installed")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=PATIENCE_MS)
     # Playwright's sync API keeps an event loop running in this thread, and Django refuses database
     # calls from a thread with a running loop; the test's own queries are plain sync code.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
@@ -165,7 +169,7 @@ class AgentSocket:
     def send(self, **frame):
         self.ws.send(json.dumps(frame))
 
-    def receive(self, frame_type: str, timeout: float = 5, **match) -> dict:
+    def receive(self, frame_type: str, timeout: float = PATIENCE_MS / 1000, **match) -> dict:
         deadline = time.monotonic() + timeout
         while True:
             frame = json.loads(self.ws.recv(timeout=max(0.01, deadline - time.monotonic())))
@@ -173,7 +177,7 @@ class AgentSocket:
                 return frame
 
 
-def eventually(check, timeout: float = 5):
+def eventually(check, timeout: float = PATIENCE_MS / 1000):
     deadline = time.monotonic() + timeout
     while not check():
         assert time.monotonic() < deadline, "the condition never held"
@@ -194,7 +198,7 @@ def chat_with(chromium, site: str, dashboard: "AgentSocket"):
     from playwright.sync_api import expect
 
     page = chromium.new_page(viewport={"width": 1000, "height": 760})
-    page.set_default_timeout(5000)
+    page.set_default_timeout(PATIENCE_MS)
     try:
         page.goto(site + "/shoes")
         box = page.frame_locator("iframe[data-helpdesk]")
@@ -259,9 +263,9 @@ def test_a_website_not_on_the_allowed_list_gets_no_chat_box(chromium, helpdesk_u
     allow("https://shop.example.com")
     site = website(helpdesk_url)
     page = chromium.new_page()
-    page.set_default_timeout(5000)
+    page.set_default_timeout(PATIENCE_MS)
     try:
-        with page.expect_console_message(lambda message: "frame-ancestors" in message.text, timeout=5000):
+        with page.expect_console_message(lambda message: "frame-ancestors" in message.text):
             page.goto(site)
         page.wait_for_load_state("load")
         assert page.locator("iframe[data-helpdesk]").evaluate("frame => getComputedStyle(frame).visibility") == (
@@ -290,7 +294,7 @@ def test_tabs_are_one_visitor_and_a_dropped_connection_misses_and_doubles_nothin
     allow(site)
     agent = AgentFactory(public_name="Anna", online=True)
     context = chromium.new_context()
-    context.set_default_timeout(5000)
+    context.set_default_timeout(PATIENCE_MS)
     first, second = context.new_page(), context.new_page()
     try:
         first.goto(site + "/shoes")
@@ -341,7 +345,7 @@ def test_offline_form_in_the_pages_language_becomes_a_conversation_with_the_emai
     site = website(helpdesk_url, lang="hu-HU")
     allow(site)
     page = chromium.new_page(viewport={"width": 390, "height": 740})  # a phone
-    page.set_default_timeout(5000)
+    page.set_default_timeout(PATIENCE_MS)
     try:
         page.goto(site)
         box = page.frame_locator("iframe[data-helpdesk]")
@@ -382,7 +386,7 @@ helpdesk("variables", {plan: {label: "Plan", value: "Gold"}}); helpdesk("chat:op
     allow(site)
     AgentFactory(online=True)
     page = chromium.new_page()
-    page.set_default_timeout(5000)
+    page.set_default_timeout(PATIENCE_MS)
     try:
         page.goto(site)
         box = page.frame_locator("iframe[data-helpdesk]")
