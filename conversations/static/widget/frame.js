@@ -321,6 +321,7 @@ function welcome(frame) {
   notice("");
   conversation = frame.conversation;
   canRate = !!(conversation && conversation.can_rate);
+  rated = !!(conversation && conversation.rating && !canRate);
   agentsOnline = frame.agents_online;
   for (const message of frame.messages || []) addMessage(message);
   clearInterval(pinger);
