@@ -373,6 +373,7 @@ function updateConversation(frame) {
 }
 
 function failed(frame) {
+  if (frame.ref === "page.view") return console.warn("helpdesk: page view not recorded:", frame.message);
   if (frame.ref && outbox.has(frame.ref)) {
     outbox.delete(frame.ref);
     const el = byClientId.get(frame.ref);

@@ -70,7 +70,8 @@
     var url = w.location.href;
     var referrer = lastUrl === null ? d.referrer : lastUrl;
     lastUrl = url;
-    return { url: url, title: d.title, referrer: referrer };
+    // The helpdesk keeps addresses of up to 2000 characters (long tracking parameters get cut).
+    return { url: url.slice(0, 2000), title: d.title.slice(0, 500), referrer: (referrer || "").slice(0, 2000) };
   }
 
   function pageChanged() {
