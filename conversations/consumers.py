@@ -244,10 +244,17 @@ class VisitorConsumer(JsonProtocolConsumer):
             user_agent=header(self.scope, b"user-agent"),
         )
         await self.join(realtime.visitor_group(self.visitor.pk))
-        page = frame.get("page")
+        page, page_error = frame.get("page"), None
         if isinstance(page, dict) and page.get("url"):
-            await self.page_view(page)
+            try:
+                await self.page_view(page)
+            except ServiceError as error:
+                # A page the helpdesk cannot store (an address too long, not http) is reported, but
+                # must not leave the chat box without its welcome.
+                page_error = error
         await self.send_json(await database_sync_to_async(self._welcome)(last_message_id))
+        if page_error:
+            await self.send_error(page_error, {"type": "page.view"})
 
     def _routing_group(self, group_id) -> int | None:
         if group_id in (None, ""):

@@ -1,14 +1,17 @@
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, PasswordResetForm, UserChangeForm
 from django.core.exceptions import ValidationError
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from . import services
 from .errors import ServiceError
-from .models import Agent, AgentGroup, ApiKey
+from .models import Account, Agent, AgentGroup, ApiKey
 from .permissions import why_cannot_lose_owner
 
 
@@ -158,3 +161,78 @@ class ApiKeyAdmin(admin.ModelAdmin):
         for api_key in queryset:
             services.api_key_revoke(api_key=api_key, actor=request.user)
         self.message_user(request, _("Keys revoked."))
+
+
+class AccountForm(forms.ModelForm):
+    class Meta:
+        model = Account
+        fields = ["name", "allowed_origins", "recording_enabled", "recording_retention_days"]
+
+    def clean_allowed_origins(self):
+        try:
+            return services.clean_allowed_origins(self.cleaned_data["allowed_origins"])
+        except ServiceError as error:
+            raise ValidationError(error.message) from None
+
+
+@admin.register(Account)
+class AccountAdmin(admin.ModelAdmin):
+    """The one row of account settings: the chat box snippet, allowed websites, identity secret, recordings."""
+
+    form = AccountForm
+    fieldsets = [
+        (None, {"fields": ["name"]}),
+        (_("Chat box"), {"fields": ["snippet", "allowed_origins"]}),
+        (_("Identity verification"), {"fields": ["identity_secret_display"]}),
+        (_("Recordings of visits"), {"fields": ["recording_enabled", "recording_retention_days"]}),
+    ]
+    readonly_fields = ["snippet", "identity_secret_display"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        return redirect("admin:helpdesk_account_change", Account.load().pk)
+
+    @admin.display(description=_("snippet for your website"))
+    def snippet(self, account):
+        # The widget belongs to conversations, which depends on this app: imported where it is used.
+        from conversations.widget import snippet
+
+        return format_html(
+            '<textarea readonly rows="4" cols="100" onclick="this.select()" aria-label="{}">{}</textarea><p>{}</p>',
+            _("snippet"),
+            snippet(settings.SITE_URL),
+            _("Paste it into every page of your website, before </body>. Try it on the demo page: /demo/."),
+        )
+
+    @admin.display(description=_("identity verification secret"))
+    def identity_secret_display(self, account):
+        return format_html(
+            '<code>{}</code> <button type="submit" name="_regenerate_secret" class="button">{}</button><p>{}</p>',
+            account.identity_secret,
+            _("Regenerate"),
+            _(
+                "Your website's server signs a logged-in customer's id with this secret: "
+                "hash = HMAC-SHA256(secret, id), hex. Regenerating it makes the old hashes invalid."
+            ),
+        )
+
+    def save_model(self, request, obj, form, change):
+        try:
+            services.account_update(
+                actor=request.user, **{field: form.cleaned_data[field] for field in form.changed_data}
+            )
+            if "_regenerate_secret" in request.POST:
+                services.account_regenerate_identity_secret(actor=request.user)
+                self.message_user(request, _("A new identity secret was made; update your website's server."))
+        except ServiceError as error:
+            self.message_user(request, error.message, messages.ERROR)
+
+    def response_change(self, request, obj):
+        if "_regenerate_secret" in request.POST:
+            return redirect("admin:helpdesk_account_change", obj.pk)
+        return super().response_change(request, obj)

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .errors import ServiceError
-from .models import Agent, AgentGroup, ApiKey
+from .models import Account, Agent, AgentGroup, ApiKey
 from .permissions import why_cannot_lose_owner
 
 AGENT_PERSONAL_FIELDS = {"name", "public_name", "language", "avatar", "status"}
@@ -178,3 +178,80 @@ def api_key_authenticate(*, key: str) -> ApiKey | None:
         ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
         api_key.last_used_at = now
     return api_key
+
+
+# --- Account settings ----------------------------------------------------------------------------
+
+
+def clean_allowed_origins(text: str) -> str:
+    """One http(s) origin per line (scheme, host, optional port; no path); trailing slashes dropped."""
+    from urllib.parse import urlsplit
+
+    origins = []
+    for number, line in enumerate((text or "").splitlines(), start=1):
+        line = line.strip().rstrip("/")
+        if not line:
+            continue
+        try:
+            parts = urlsplit(line)
+            parts.port  # noqa: B018 - raises on a port that is not a number
+        except ValueError:
+            parts = None
+        if (
+            parts is None
+            or parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or parts.path
+            or parts.query
+            or parts.fragment
+            or parts.username
+            or any(char in line for char in " ;,'\"\t")
+        ):
+            raise ServiceError(
+                _("Line %(number)d is not a website origin like https://www.example.com: %(line)s")
+                % {"number": number, "line": line[:100]},
+                field="allowed_origins",
+            )
+        origins.append(f"{parts.scheme}://{parts.netloc.lower()}")
+    return "\n".join(dict.fromkeys(origins))
+
+
+@transaction.atomic
+def account_update(*, actor: Agent, **changes) -> Account:
+    """The owner changes the account's name, the websites allowed to show the chat box, or whether
+    and for how long visits are recorded."""
+    if not actor.is_owner:
+        raise ServiceError(_("Only the owner can change the account settings."), code="forbidden")
+    unknown = set(changes) - {"name", "allowed_origins", "recording_enabled", "recording_retention_days"}
+    if unknown:
+        raise ServiceError(_("These fields cannot be changed: %(fields)s.") % {"fields": ", ".join(sorted(unknown))})
+    account = Account.objects.select_for_update().get(pk=Account.load().pk)
+    if "allowed_origins" in changes:
+        account.allowed_origins = clean_allowed_origins(changes["allowed_origins"])
+    if "name" in changes:
+        name = (changes["name"] or "").strip()
+        if not name:
+            raise ServiceError(_("The company name is required."), field="name")
+        account.name = name[:200]
+    if "recording_enabled" in changes:
+        account.recording_enabled = bool(changes["recording_enabled"])
+    if "recording_retention_days" in changes:
+        days = changes["recording_retention_days"]
+        if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 3650:
+            raise ServiceError(_("Keep recordings for 1 to 3650 days."), field="recording_retention_days")
+        account.recording_retention_days = days
+    account.save()
+    return account
+
+
+@transaction.atomic
+def account_regenerate_identity_secret(*, actor: Agent) -> Account:
+    """The owner replaces the identity secret: identify hashes made with the old one stop working."""
+    from .models import _new_identity_secret
+
+    if not actor.is_owner:
+        raise ServiceError(_("Only the owner can change the account settings."), code="forbidden")
+    account = Account.objects.select_for_update().get(pk=Account.load().pk)
+    account.identity_secret = _new_identity_secret()
+    account.save(update_fields=["identity_secret"])
+    return account

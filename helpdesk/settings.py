@@ -300,3 +300,7 @@ SPECTACULAR_SETTINGS = {
 # Outbound webhooks: how long one delivery attempt may take, and how many attempts before giving up.
 WEBHOOK_TIMEOUT = env_int("WEBHOOK_TIMEOUT", 10)
 WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8)
+
+# --- Chat box (widget) -------------------------------------------------------------------------
+# Serve the demo website with the chat box embedded at /demo/ (on by default in development only).
+WIDGET_DEMO = env_bool("WIDGET_DEMO", DEBUG)

@@ -19,6 +19,7 @@ urlpatterns = [
     path("", include("channels_email.urls")),
     path("channels/facebook/", include("channels_fb.urls")),
     path("api/v1/", include("helpdesk.api_urls")),
+    path("", include("conversations.urls")),
 ]
 
 if settings.DEBUG:

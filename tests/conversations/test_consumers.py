@@ -102,6 +102,21 @@ async def test_first_hello_creates_a_visitor_and_learns_browser_location_and_pag
     await visitor_ws.disconnect()
 
 
+async def test_a_page_address_that_cannot_be_stored_does_not_keep_the_visitor_from_chatting():
+    communicator, connected, _ = await connect("/ws/visitor/")
+    assert connected
+    long_url = "https://shop.example.com/?utm=" + "x" * 2100
+    await communicator.send_json_to({"type": "visitor.hello", "token": None, "page": {"url": long_url}})
+
+    welcome = await receive(communicator)
+    refused = await receive(communicator)
+
+    assert welcome["type"] == "visitor.welcome"
+    assert (refused["type"], refused["field"], refused["ref"]) == ("error", "url", "page.view")
+    await send(communicator, {"type": "message.send", "client_id": "c1", "body": "Hi"}, "message.ack")
+    await communicator.disconnect()
+
+
 async def test_the_same_token_in_another_tab_is_the_same_visitor_and_conversation():
     first_tab, welcome = await visitor_socket()
     await send(first_tab, {"type": "message.send", "client_id": "a1", "body": "Hello"}, "message.ack")
