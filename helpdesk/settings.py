@@ -230,3 +230,10 @@ CELERY_BEAT_SCHEDULE["visitors-settle-departures"] = {
     "task": "visitors.tasks.settle_departures",
     "schedule": 30.0,
 }
+
+# --- Agent dashboard ---
+# htmx, vendored by django-htmx: `request.htmx` tells partial requests from page loads.
+INSTALLED_APPS += ["django_htmx"]
+MIDDLEWARE += ["django_htmx.middleware.HtmxMiddleware"]
+# How many conversations a list page shows before loading more on scroll.
+DASHBOARD_PAGE_SIZE = env_int("DASHBOARD_PAGE_SIZE", 50)
