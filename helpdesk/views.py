@@ -5,6 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
@@ -113,6 +114,7 @@ def settings_page(request):
             except ServiceError as error:
                 form.add_error(error.field if error.field in form.fields else None, error.message)
             else:
+                translation.activate(changes["language"])  # say it in the language just chosen
                 messages.success(request, _("Your settings are saved."))
                 return redirect("settings")
     else:

@@ -84,12 +84,13 @@ def server(transactional_db):
 
 @pytest.fixture
 def browser(monkeypatch):
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     # Playwright's sync API keeps an event loop in this thread; the test's own database calls are
     # still plain synchronous ones (Django's documented switch for such test drivers).
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     ARTIFACTS.mkdir(exist_ok=True)
+    expect.set_options(timeout=WAIT_MS)
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
@@ -246,7 +247,7 @@ def test_the_whole_story_of_a_conversation(server, browser, visitor_at):
     # The connection drops: the page says it is reconnecting, then catches up on what it missed.
     page.locator(f"#row-{conversation_id} .row-link").click()
     page.wait_for_function(f"document.getElementById('conversation')?.dataset.conversationId === '{conversation_id}'")
-    page.evaluate("window.helpdeskSocket.attempt = 3; window.helpdeskSocket.ws.close()")
+    page.evaluate("window.helpdeskSocket.attempt = 2; window.helpdeskSocket.ws.close()")
     expect(page.locator("#connection")).to_be_visible()
     shot(page, "reconnecting")
     visitor.write("Written while you were away")

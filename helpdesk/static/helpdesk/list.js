@@ -37,11 +37,22 @@ export class ConversationList {
     }
   }
 
-  async refreshRow(conversationId) {
+  // Refreshes of one row run one after another, so two events in a row never insert it twice.
+  refreshRow(id) {
+    const conversationId = String(id);
+    this.rowQueues ??= new Map();
+    const previous = this.rowQueues.get(conversationId) || Promise.resolve();
+    const next = previous.then(() => this.fetchRow(conversationId)).catch(() => {});
+    this.rowQueues.set(conversationId, next);
+    return next;
+  }
+
+  async fetchRow(conversationId) {
     if (!this.list) return;
     const response = await fetch(`/conversations/${conversationId}/row/?tab=${encodeURIComponent(this.tab)}`, {
       headers: { "HX-Request": "true" },
     });
+    const html = response.ok ? (await response.text()).trim() : "";
     const existing = document.getElementById(`row-${conversationId}`);
     if (response.status === 204) {
       existing?.remove();
@@ -49,7 +60,7 @@ export class ConversationList {
     }
     if (!response.ok) return;
     const template = document.createElement("template");
-    template.innerHTML = (await response.text()).trim();
+    template.innerHTML = html;
     const row = template.content.firstElementChild;
     if (!row) return;
     if (existing) {

@@ -56,7 +56,9 @@ export class DashboardSocket extends EventTarget {
 
   // A limited agent may get an event twice (through a group and as the assignee).
   isDuplicate(frame) {
-    const key = frame.history ? `h${frame.history.id}` : frame.type === "message.created" ? `m${frame.message.id}` : null;
+    let key = null;
+    if (frame.type === "message.created") key = `m${frame.message.id}`;
+    else if (frame.type.startsWith("conversation.") && frame.history?.id !== undefined) key = `h${frame.history.id}`;
     if (!key) return false;
     if (this.seen.has(key)) return true;
     this.seen.add(key);
