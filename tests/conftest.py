@@ -57,6 +57,15 @@ def _fresh_presence(settings):
     presence.cache_clear()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """The cache is Redis when REDIS_URL is set: an answer cached by one test (whether any agent is
+    available, kept for a few seconds) must not leak into the next."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def owner(db):
     return AgentFactory(role=Agent.Role.OWNER, name="Olga Owner")
