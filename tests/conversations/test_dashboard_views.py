@@ -177,7 +177,7 @@ def test_thread_shows_masked_card_numbers_channel_marks_and_system_events(client
     assert "Reopen" in page
 
 
-def test_inbox_of_many_conversations_is_one_page_in_a_fixed_number_of_queries(
+def test_inbox_of_ten_thousand_conversations_is_one_page_in_a_fixed_number_of_queries(
     client, full_agent, django_assert_max_num_queries
 ):
     visitors = VisitorFactory.create_batch(3)
@@ -185,11 +185,11 @@ def test_inbox_of_many_conversations_is_one_page_in_a_fixed_number_of_queries(
     conversations = Conversation.objects.bulk_create(
         [
             Conversation(visitor=visitors[i % 3], last_message_at=now - timedelta(seconds=i), created_at=now)
-            for i in range(300)
+            for i in range(10_000)
         ]
     )
     Message.objects.bulk_create(
-        [Message(conversation=c, author=Message.Author.VISITOR, body=f"hello {c.pk}") for c in conversations]
+        [Message(conversation=c, author=Message.Author.VISITOR, body=f"hello {c.pk}") for c in conversations[:200]]
     )
     client.force_login(full_agent)
 

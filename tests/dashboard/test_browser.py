@@ -113,6 +113,18 @@ def signed_in_page(browser, server, agent):
             }
         ]
     )
+    # The agent allowed browser notifications; the test records what would have been shown.
+    context.add_init_script(
+        """
+        window.shownNotifications = [];
+        window.Notification = class {
+          static permission = "granted";
+          static requestPermission() { return Promise.resolve("granted"); }
+          constructor(title, options) { window.shownNotifications.push(title); }
+          addEventListener() {}
+        };
+        """
+    )
     page = context.new_page()
     page.set_default_timeout(WAIT_MS)
     return page
@@ -182,6 +194,8 @@ def test_the_whole_story_of_a_conversation(server, browser, visitor_at):
     expect(row).not_to_contain_text("4111 1111 1111 1111")
     expect(count(page, "new")).to_have_text("1")
     expect(row.locator(".unread-count")).to_have_text("1")
+    # A new conversation plays a sound and shows a browser notification.
+    page.wait_for_function("window.shownNotifications.length === 1 && document.body.dataset.lastSound")
     shot(page, "inbox")
 
     # The agent opens it and replies: it moves to Mine, and the visitor sees the reply.
