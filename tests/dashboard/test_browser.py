@@ -248,7 +248,9 @@ def test_the_whole_story_of_a_conversation(server, browser, visitor_at):
     assert Conversation.objects.get(pk=conversation_id).status == Conversation.Status.RESOLVED
     open_dashboard(page, server, "/resolved/")
     expect(page.locator(f"#row-{conversation_id}")).to_contain_text("Vera Visitor")
-    shot(page, "resolved")
+    page.locator("summary").click()
+    expect(page.locator("select[name=agent]")).to_be_visible()
+    shot(page, "resolved-advanced-search")
 
     # The visitor writes again: back in Open, with no reload.
     open_dashboard(page, server, "/")
