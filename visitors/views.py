@@ -9,19 +9,13 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import reswap, retarget
 
 from helpdesk.errors import ServiceError
+from helpdesk.permissions import why_cannot_write
 
 from . import services
 from .models import Visitor, VisitorNote
 from .presence import visitor_state
 
 PAGE_VIEWS_SHOWN = 20
-
-
-def why_cannot_edit(agent) -> str | None:
-    """Inactive agents read the card but change nothing (the rule of the conversations they read)."""
-    if not agent.is_active or not agent.can_chat:
-        return _("Your account is inactive: you can read conversations but not write or take them.")
-    return None
 
 
 def card_context(agent, visitor: Visitor) -> dict:
@@ -31,7 +25,7 @@ def card_context(agent, visitor: Visitor) -> dict:
         "notes": visitor.notes.select_related("author"),
         "visitor_conversations": visitor.conversations.select_related("assignee").order_by("-created_at")[:50],
         "page_views": visitor.page_views.all()[:PAGE_VIEWS_SHOWN],
-        "edit_refusal": why_cannot_edit(agent),
+        "edit_refusal": why_cannot_write(agent),
     }
 
 
@@ -48,7 +42,7 @@ def writes(view):
     @wraps(view)
     def wrapper(request, *args, **kwargs):
         try:
-            if reason := why_cannot_edit(request.user):
+            if reason := why_cannot_write(request.user):
                 raise ServiceError(reason, code="forbidden")
             return view(request, *args, **kwargs)
         except ServiceError as error:

@@ -316,3 +316,30 @@ def test_rated_event_is_shown(client, full_agent):
 
     assert "rated the conversation 4/5" in page
     assert ConversationEvent.objects.filter(kind="rated").exists()
+
+
+def test_opening_from_the_list_swaps_the_centre_and_the_visitor_card(signed_in, agent):
+    conversation = ConversationFactory(visitor__name="Vera Visitor")
+
+    response = signed_in.get(f"/conversations/{conversation.pk}/", HTTP_HX_REQUEST="true")
+    page = response.content.decode()
+
+    assert '<article class="conversation" id="conversation"' in page
+    assert '<aside id="visitor-card" class="visitor-card" hx-swap-oob="true">' in page
+    assert "<html" not in page
+
+
+def test_live_catch_up_returns_only_what_came_after(client, full_agent):
+    conversation = ConversationFactory()
+    seen = MessageFactory(conversation=conversation, body="seen already")
+    services.conversation_join(conversation=conversation, actor=full_agent)
+    newer = MessageFactory(conversation=conversation, body="came while away")
+    last_event = conversation.events.order_by("-id").first()
+    client.force_login(full_agent)
+
+    page = client.get(
+        f"/conversations/{conversation.pk}/thread/", {"after": seen.pk, "after_event": last_event.pk}
+    ).content.decode()
+
+    assert f'id="message-{newer.pk}"' in page
+    assert "seen already" not in page and "joined" not in page
