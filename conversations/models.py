@@ -180,3 +180,21 @@ class ConversationEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} ({self.created_at:%Y-%m-%d %H:%M})"
+
+
+class ConversationRead(models.Model):
+    """How far an agent has read a conversation: visitor messages after it count as unread for them."""
+
+    agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="reads", db_index=False)
+    last_read_message_id = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "agent"], name="conversation_read_once_per_agent"),
+        ]
+        verbose_name = _("read mark")
+        verbose_name_plural = _("read marks")
+
+    def __str__(self) -> str:
+        return f"{self.agent_id} read {self.conversation_id} up to {self.last_read_message_id}"

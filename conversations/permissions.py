@@ -8,6 +8,7 @@ from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
 from helpdesk.models import Agent
+from helpdesk.permissions import why_cannot_write
 
 from .models import Conversation
 
@@ -25,12 +26,6 @@ def can_view(agent: Agent, conversation: Conversation) -> bool:
     if agent.has_full_access or conversation.group_id is None or conversation.assignee_id == agent.pk:
         return True
     return agent.groups.filter(pk=conversation.group_id).exists()
-
-
-def why_cannot_write(agent: Agent) -> str | None:
-    if not agent.is_active or not agent.can_chat:
-        return _("Your account is inactive: you can read conversations but not write or take them.")
-    return None
 
 
 def why_cannot_reply(agent: Agent, conversation: Conversation) -> str | None:

@@ -1,15 +1,29 @@
 """Reads of conversations: the inbox tabs with their counts, access to one conversation, search."""
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
 
-from django.db.models import Count, Prefetch, Q, QuerySet, prefetch_related_objects
+from django.db.models import (
+    Count,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    prefetch_related_objects,
+)
+from django.db.models.functions import Coalesce, Left
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from helpdesk.errors import ServiceError
 from helpdesk.models import Agent, AgentGroup
 
 from .filters import ConversationFilter
-from .models import Conversation, Message, Tag
+from .models import Conversation, ConversationEvent, ConversationRead, Message, Tag
 from .permissions import conversations_visible_to
 
 ALL, PRIMARY, NEW, MINE = "all", "primary", "new", "mine"
@@ -135,3 +149,167 @@ def tag_get(*, tag_id: int) -> Tag:
 
 def tags_list() -> QuerySet[Tag]:
     return Tag.objects.order_by("name")
+
+
+# --- The dashboard's lists and threads --------------------------------------------------------------
+
+PAGE_SIZE = 50
+THREAD_PAGE_SIZE = 100
+EXCERPT_LENGTH = 120
+
+
+def with_row_details(conversations: QuerySet[Conversation], agent: Agent) -> QuerySet[Conversation]:
+    """Everything a list row shows, in the list's own query: the last message's excerpt and author,
+    and how many visitor messages came after the agent last read the conversation."""
+    last_message = Message.objects.filter(conversation=OuterRef("pk")).order_by("-id")
+    read_up_to = ConversationRead.objects.filter(agent=agent, conversation=OuterRef("pk")).values(
+        "last_read_message_id"
+    )[:1]
+    unread = (
+        Message.objects.filter(
+            conversation=OuterRef("pk"), author=Message.Author.VISITOR, id__gt=OuterRef("read_up_to")
+        )
+        .order_by()
+        .values("conversation")
+        .annotate(count=Count("pk"))
+        .values("count")
+    )
+    return (
+        conversations.select_related("visitor", "assignee", "group")
+        .prefetch_related("tags")
+        .annotate(
+            excerpt=Subquery(last_message.values(excerpt=Left("body", EXCERPT_LENGTH))[:1]),
+            excerpt_author=Subquery(last_message.values("author")[:1]),
+            read_up_to=Coalesce(Subquery(read_up_to), Value(0), output_field=IntegerField()),
+        )
+        .annotate(unread_count=Coalesce(Subquery(unread, output_field=IntegerField()), Value(0)))
+    )
+
+
+@dataclass
+class Page:
+    rows: list
+    next_cursor: str | None
+
+
+def _cursor_of(moment: datetime | None, pk: int) -> str:
+    return f"{moment.isoformat() if moment else ''}~{pk}"
+
+
+def _parse_cursor(cursor: str | None) -> tuple[datetime | None, int] | None:
+    if not cursor:
+        return None
+    moment, _sep, pk = cursor.rpartition("~")
+    if not pk.isdigit() or (moment and parse_datetime(moment) is None):
+        raise ServiceError(_("The page cursor is not valid."), field="before")
+    return (parse_datetime(moment) if moment else None), int(pk)
+
+
+def keyset_page(
+    conversations: QuerySet[Conversation], *, field: str, cursor: str | None, size: int = PAGE_SIZE
+) -> Page:
+    """One page of conversations ordered by (-field, -id), after the cursor of the previous page: the
+    database seeks to it through the index instead of counting past earlier pages."""
+    conversations = conversations.order_by(f"-{field}", "-id")
+    if (position := _parse_cursor(cursor)) is not None:
+        moment, pk = position
+        conversations = conversations.filter(Q(**{f"{field}__lt": moment}) | Q(**{field: moment, "id__lt": pk}))
+    rows = list(conversations[: size + 1])
+    more = len(rows) > size
+    rows = rows[:size]
+    return Page(rows=rows, next_cursor=_cursor_of(getattr(rows[-1], field), rows[-1].pk) if more else None)
+
+
+def inbox_page(agent: Agent, tab: str, *, cursor: str | None = None, size: int = PAGE_SIZE) -> Page:
+    """A page of an Open tab, with each row's details, most recent activity first."""
+    return keyset_page(
+        with_row_details(inbox_conversations(agent, tab), agent), field="last_message_at", cursor=cursor, size=size
+    )
+
+
+def resolved_page(agent: Agent, *, cursor: str | None = None, size: int = PAGE_SIZE) -> Page:
+    """A page of the Resolved tab, the most recently resolved first."""
+    return keyset_page(
+        with_row_details(resolved_conversations(agent), agent), field="resolved_at", cursor=cursor, size=size
+    )
+
+
+def inbox_row(agent: Agent, conversation_id: int) -> Conversation | None:
+    """One list row, as the list shows it (for live updates)."""
+    return with_row_details(conversations_visible_to(agent).filter(pk=conversation_id), agent).first()
+
+
+def tab_contains(agent: Agent, tab: str, conversation_id: int) -> bool:
+    if tab == "resolved":
+        return resolved_conversations(agent).filter(pk=conversation_id).exists()
+    return inbox_conversations(agent, tab).filter(pk=conversation_id).exists()
+
+
+@dataclass
+class Thread:
+    """A slice of a conversation: its messages and history events in the order they happened."""
+
+    items: list
+    oldest_message_id: int | None
+    newest_message_id: int | None
+    newest_event_id: int | None
+    has_older: bool
+    agent_names: dict
+    group_names: dict
+
+
+def thread_items(
+    conversation: Conversation,
+    *,
+    before_message_id: int | None = None,
+    after_message_id: int | None = None,
+    after_event_id: int | None = None,
+    size: int = THREAD_PAGE_SIZE,
+) -> Thread:
+    """The last `size` messages (or those before / after a message id) with the history events of
+    the same stretch of time, oldest first. Two queries, whatever the length of the conversation."""
+    messages = Message.objects.filter(conversation=conversation).select_related("agent")
+    has_older = False
+    if after_message_id is not None:
+        picked = list(messages.filter(id__gt=after_message_id).order_by("id")[:500])
+    else:
+        if before_message_id is not None:
+            messages = messages.filter(id__lt=before_message_id)
+        picked = list(messages.order_by("-id")[: size + 1])
+        has_older = len(picked) > size
+        picked = list(reversed(picked[:size]))
+    events = ConversationEvent.objects.filter(conversation=conversation).select_related("actor")
+    if after_event_id is not None:
+        events = events.filter(id__gt=after_event_id)
+    elif after_message_id is None:
+        # The events of this stretch: from the first shown message on (all of them on the last page).
+        if has_older and picked:
+            events = events.filter(created_at__gte=picked[0].created_at)
+        if before_message_id is not None:
+            newer = Message.objects.filter(pk=before_message_id).values("created_at")[:1]
+            events = events.filter(created_at__lt=Subquery(newer))
+    else:
+        events = events.none()
+    events = list(events.order_by("id")[:500])
+    items = sorted(
+        [("message", m.created_at, m.pk, m) for m in picked] + [("event", e.created_at, e.pk, e) for e in events],
+        key=lambda item: (item[1], item[0] == "message", item[2]),
+    )
+    # History rows name agents and groups by id: look them all up at once.
+    agent_ids = {e.data.get(key) for e in events for key in ("agent_id", "to_agent_id", "from_agent_id")}
+    group_ids = {e.data.get(key) for e in events for key in ("to_group_id", "from_group_id")}
+    agent_ids.discard(None)
+    group_ids.discard(None)
+    return Thread(
+        agent_names=dict(Agent.objects.filter(pk__in=agent_ids).values_list("pk", "name")) if agent_ids else {},
+        group_names=dict(AgentGroup.objects.filter(pk__in=group_ids).values_list("pk", "name")) if group_ids else {},
+        items=[(kind, obj) for kind, _at, _pk, obj in items],
+        oldest_message_id=picked[0].pk if picked else None,
+        newest_message_id=picked[-1].pk if picked else None,
+        newest_event_id=events[-1].pk if events else None,
+        has_older=has_older,
+    )
+
+
+def last_message_id(conversation: Conversation) -> int:
+    return Message.objects.filter(conversation=conversation).order_by("-id").values_list("id", flat=True).first() or 0

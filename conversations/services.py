@@ -12,7 +12,7 @@ from visitors.models import Visitor
 
 from . import events, permissions
 from .masking import mask_card_numbers
-from .models import Channel, Conversation, ConversationEvent, Message, Tag
+from .models import Channel, Conversation, ConversationEvent, ConversationRead, Message, Tag
 
 MAX_MESSAGE_LENGTH = 20_000
 MAX_CLIENT_ID_LENGTH = 64
@@ -415,3 +415,20 @@ def conversation_rate(*, conversation: Conversation, visitor: Visitor, rating: i
     conversation.save(update_fields=["rating", "rating_comment", "rated_at"])
     _record(conversation, ConversationEvent.Kind.RATED, rating=rating, comment=comment)
     return conversation
+
+
+@transaction.atomic
+def conversation_mark_read(*, conversation: Conversation, agent: Agent, message_id: int | None = None) -> int:
+    """The agent has read the conversation up to a message (its latest by default); a read mark
+    never moves back, so a late request from an older tab changes nothing. Returns the mark."""
+    if not permissions.can_view(agent, conversation):
+        raise ServiceError(_("This conversation is not yours to see."), code="not_found")
+    latest = Message.objects.filter(conversation=conversation).order_by("-id").values_list("id", flat=True).first()
+    up_to = min(message_id, latest or 0) if message_id is not None else (latest or 0)
+    mark, _created = ConversationRead.objects.select_for_update().get_or_create(
+        conversation=conversation, agent=agent, defaults={"last_read_message_id": up_to}
+    )
+    if up_to > mark.last_read_message_id:
+        mark.last_read_message_id = up_to
+        mark.save(update_fields=["last_read_message_id"])
+    return mark.last_read_message_id

@@ -14,3 +14,10 @@ def why_cannot_lose_owner(agent: Agent, *, role: str, is_active: bool) -> str | 
         return None
     others = Agent.objects.filter(role=Agent.Role.OWNER, is_active=True).exclude(pk=agent.pk)
     return None if others.exists() else _("The account must keep at least one active owner.")
+
+
+def why_cannot_write(agent: Agent) -> str | None:
+    """Inactive agents read (conversations, visitor cards) but write nothing and take nothing."""
+    if not agent.is_active or not agent.can_chat:
+        return _("Your account is inactive: you can read conversations but not write or take them.")
+    return None

@@ -304,3 +304,10 @@ WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8)
 # --- Chat box (widget) -------------------------------------------------------------------------
 # Serve the demo website with the chat box embedded at /demo/ (on by default in development only).
 WIDGET_DEMO = env_bool("WIDGET_DEMO", DEBUG)
+
+# --- Agent dashboard ---
+# htmx, vendored by django-htmx: `request.htmx` tells partial requests from page loads.
+INSTALLED_APPS += ["django_htmx"]
+MIDDLEWARE += ["django_htmx.middleware.HtmxMiddleware"]
+# How many conversations a list page shows before loading more on scroll.
+DASHBOARD_PAGE_SIZE = env_int("DASHBOARD_PAGE_SIZE", 50)

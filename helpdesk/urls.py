@@ -13,13 +13,21 @@ urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("password-reset/", views.password_reset, name="password_reset"),
+    path("password-reset/sent/", views.password_reset_done, name="password_reset_done"),
+    path("password-reset/<uidb64>/<token>/", views.password_reset_confirm, name="password_reset_confirm"),
+    path("password-reset/done/", views.password_reset_complete, name="password_reset_complete"),
+    path("settings/", views.settings_page, name="settings"),
+    path("settings/password/", views.PasswordChangeView.as_view(), name="password_change"),
+    path("presence/", views.presence_panel, name="presence"),
+    path("status/", views.status_set, name="status_set"),
+    path("", include("conversations.urls")),
+    path("", include("visitors.urls")),
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
-    path("", include("visitors.urls")),
     path("", include("channels_email.urls")),
     path("channels/facebook/", include("channels_fb.urls")),
     path("api/v1/", include("helpdesk.api_urls")),
-    path("", include("conversations.urls")),
 ]
 
 if settings.DEBUG:

@@ -65,6 +65,11 @@ class MemoryPresence:
         with self._lock:
             return [vid for vid, seen in self._seen.items() if seen <= before and not self._live(vid, now)]
 
+    def snapshot(self, visitor_ids, *, now: float) -> dict[int, tuple[int, float | None]]:
+        """Live connection count and last activity of each visitor, at once."""
+        with self._lock:
+            return {vid: (len(self._live(vid, now)), self._activity.get(vid)) for vid in visitor_ids}
+
     def forget(self, visitor_id: int) -> bool:
         """Drop the visitor's record; True if there was one (so only one caller settles a departure)."""
         with self._lock:
@@ -128,6 +133,19 @@ class RedisPresence:
         candidates = [int(member) for member in self._redis.zrangebyscore(self._seen, "-inf", before)]
         return [vid for vid in candidates if not self.connection_count(vid, now=now)]
 
+    def snapshot(self, visitor_ids, *, now: float) -> dict[int, tuple[int, float | None]]:
+        """Live connection count and last activity of each visitor, in one round trip."""
+        visitor_ids = list(visitor_ids)
+        pipe = self._redis.pipeline(transaction=False)
+        for vid in visitor_ids:
+            pipe.zcount(self._key(vid), f"({now}", "+inf")
+            pipe.get(f"{self._key(vid)}:activity")
+        answers = pipe.execute()
+        return {
+            vid: (answers[2 * i], float(answers[2 * i + 1]) if answers[2 * i + 1] is not None else None)
+            for i, vid in enumerate(visitor_ids)
+        }
+
     def forget(self, visitor_id: int) -> bool:
         pipe = self._redis.pipeline()
         pipe.zrem(self._seen, str(visitor_id))
@@ -140,13 +158,27 @@ def presence() -> MemoryPresence | RedisPresence:
     return RedisPresence(settings.REDIS_URL) if settings.REDIS_URL else MemoryPresence()
 
 
+def _state(connections: int, last_activity: float | None, now: float) -> str:
+    if not connections:
+        return LEFT
+    if last_activity is None or now - last_activity > settings.VISITOR_IDLE_AFTER:
+        return IDLE
+    return ONLINE
+
+
 def visitor_state(visitor_id: int, *, now: float | None = None) -> str:
     """online, idle (connected but nothing done for VISITOR_IDLE_AFTER), or left."""
     now = now or time.time()
     store = presence()
     if not store.connection_count(visitor_id, now=now):
         return LEFT
-    last = store.last_activity(visitor_id)
-    if last is None or now - last > settings.VISITOR_IDLE_AFTER:
-        return IDLE
-    return ONLINE
+    return _state(1, store.last_activity(visitor_id), now)
+
+
+def visitor_states(visitor_ids, *, now: float | None = None) -> dict[int, str]:
+    """The state of many visitors at once (an inbox page): one Redis round trip, not one per visitor."""
+    now = now or time.time()
+    ids = list(dict.fromkeys(visitor_ids))
+    if not ids:
+        return {}
+    return {vid: _state(count, last, now) for vid, (count, last) in presence().snapshot(ids, now=now).items()}

@@ -1,86 +1,102 @@
-"""The chat box's recording upload, and the agents' recording player."""
+"""The visitor card beside a conversation: contact details edited in place, notes, history."""
 
-import json
-from urllib.parse import urlsplit
+from functools import wraps
 
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
-from django.views.decorators.csrf import csrf_exempt
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import reswap, retarget
 
 from helpdesk.errors import ServiceError
-from helpdesk.models import Account
+from helpdesk.permissions import why_cannot_write
 
-from . import recordings
-from .models import Recording, Visitor
+from . import services
+from .models import Visitor, VisitorNote
+from .presence import visitor_state
 
-
-def _origin_allowed(request) -> bool:
-    """The chat box frame is served by us; a website on the account's list may post directly."""
-    origin = request.headers.get("Origin", "")
-    if not origin:
-        return False
-    parts = urlsplit(origin)
-    if parts.netloc.lower() == request.get_host().lower():
-        return True
-    return f"{parts.scheme}://{parts.netloc}".lower() in {allowed.lower() for allowed in Account.load().origins}
+PAGE_VIEWS_SHOWN = 20
 
 
-def _error(error: ServiceError) -> JsonResponse:
-    return JsonResponse(error.as_dict(), status=error.http_status)
+def card_context(agent, visitor: Visitor) -> dict:
+    return {
+        "visitor": visitor,
+        "visitor_state": visitor_state(visitor.pk),
+        "notes": visitor.notes.select_related("author"),
+        "visitor_conversations": visitor.conversations.select_related("assignee").order_by("-created_at")[:50],
+        "page_views": visitor.page_views.all()[:PAGE_VIEWS_SHOWN],
+        "edit_refusal": why_cannot_write(agent),
+    }
 
 
-@csrf_exempt  # no cookies are involved: the visitor's key in a header is the credential
-@require_POST
-def recording_chunk(request):
-    """POST /widget/recording/?session=<uuid>&sequence=<n> with X-Visitor-Token and a gzip body."""
-    if not _origin_allowed(request):
-        return JsonResponse({"code": "forbidden", "message": "This website may not send recordings."}, status=403)
-    visitor = Visitor.objects.filter(key=_uuid_or_none(request.headers.get("X-Visitor-Token"))).first()
-    if visitor is None:
-        return JsonResponse({"code": "forbidden", "message": "Unknown visitor.", "field": "token"}, status=403)
-    try:
-        sequence = int(request.GET.get("sequence", ""))
-    except ValueError:
-        return JsonResponse(
-            {"code": "invalid", "message": "The sequence is a whole number.", "field": "sequence"}, status=400
-        )
-    try:
-        recordings.recording_chunk_store(
-            visitor=visitor, session=request.GET.get("session", ""), sequence=sequence, data=request.body
-        )
-    except ServiceError as error:
-        return _error(error)
-    return HttpResponse(status=204)
+def _refusal(request, error: ServiceError, target: str = "#flash"):
+    response = render(request, "conversations/_refusal.html", {"error": error}, status=error.http_status)
+    if request.htmx:
+        response = reswap(retarget(response, target), "innerHTML")
+    return response
 
 
-def _uuid_or_none(value):
-    import uuid
+def writes(view):
+    """A change to the card: refused for inactive agents, and any refusal shown with its reason."""
 
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        return None
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        try:
+            if reason := why_cannot_write(request.user):
+                raise ServiceError(reason, code="forbidden")
+            return view(request, *args, **kwargs)
+        except ServiceError as error:
+            return _refusal(request, error)
+
+    return login_required(require_POST(wrapper))
 
 
 @login_required
 @require_GET
-def recording_player(request, visitor_id: int, recording_id: int):
-    recording = get_object_or_404(Recording, pk=recording_id, visitor_id=visitor_id, status=Recording.Status.READY)
+def visitor_card(request, pk: int):
+    visitor = get_object_or_404(Visitor, pk=pk)
+    return render(request, "visitors/_card.html", card_context(request.user, visitor))
+
+
+@writes
+def visitor_contact(request, pk: int):
+    """One contact field (name, email or phone) changed in place."""
+    visitor = get_object_or_404(Visitor, pk=pk)
+    field = request.POST.get("field", "")
+    if field not in services.CONTACT_FIELDS:
+        raise ServiceError(_("Only the name, email and phone can be changed here."), field="field")
+    try:
+        visitor = services.visitor_update(visitor=visitor, actor=request.user, **{field: request.POST.get("value", "")})
+    except ServiceError as error:
+        response = render(
+            request,
+            "visitors/_contact_field.html",
+            {"visitor": visitor, "field": field, "value": request.POST.get("value", ""), "error": error},
+            status=error.http_status,
+        )
+        return reswap(response, "outerHTML") if request.htmx else response
     return render(
-        request, "visitors/recording_player.html", {"recording": recording, "pages": json.dumps(recording.pages)}
+        request, "visitors/_contact_field.html", {"visitor": visitor, "field": field, "value": getattr(visitor, field)}
     )
 
 
-@login_required
-@require_GET
-def recording_data(request, recording_id: int):
-    """The events of a finished recording, gzip-compressed as stored (the browser decompresses them)."""
-    recording = get_object_or_404(Recording, pk=recording_id, status=Recording.Status.READY)
-    if not recording.file:
-        raise Http404
-    response = FileResponse(recording.file.open("rb"), content_type="application/json")
-    response["Content-Encoding"] = "gzip"
-    response["Cache-Control"] = "private, max-age=3600"
-    return response
+@writes
+def note_add(request, pk: int):
+    visitor = get_object_or_404(Visitor, pk=pk)
+    services.visitor_note_add(visitor=visitor, author=request.user, body=request.POST.get("body", ""))
+    return render(request, "visitors/_notes.html", card_context(request.user, visitor))
+
+
+@writes
+def note_edit(request, pk: int):
+    note = get_object_or_404(VisitorNote, pk=pk)
+    services.visitor_note_edit(note=note, actor=request.user, body=request.POST.get("body", ""))
+    return render(request, "visitors/_notes.html", card_context(request.user, note.visitor))
+
+
+@writes
+def note_delete(request, pk: int):
+    note = get_object_or_404(VisitorNote.objects.select_related("visitor"), pk=pk)
+    visitor = note.visitor
+    services.visitor_note_delete(note=note, actor=request.user)
+    return render(request, "visitors/_notes.html", card_context(request.user, visitor))

@@ -8,7 +8,7 @@ from helpdesk.errors import ServiceError
 from helpdesk.models import Agent
 
 from ..conftest import gone_offline, online
-from ..factories import AgentFactory, AgentGroupFactory, ConversationFactory, TagFactory, VisitorFactory
+from ..factories import AgentFactory, AgentGroupFactory, ConversationFactory, MessageFactory, TagFactory, VisitorFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -607,3 +607,27 @@ def test_an_unknown_delivery_status_is_refused(pending_reply):
         services.message_set_delivery(message=pending_reply, status="lost")
 
     assert refused.value.field == "status"
+
+
+def test_read_mark_never_moves_back(agent, conversation):
+    from conversations.models import ConversationRead
+
+    first = MessageFactory(conversation=conversation)
+    second = MessageFactory(conversation=conversation)
+
+    assert services.conversation_mark_read(conversation=conversation, agent=agent) == second.pk
+    assert services.conversation_mark_read(conversation=conversation, agent=agent, message_id=first.pk) == second.pk
+    assert ConversationRead.objects.get().last_read_message_id == second.pk
+
+
+def test_read_mark_cannot_point_past_the_last_message(agent, conversation):
+    last = MessageFactory(conversation=conversation)
+
+    assert services.conversation_mark_read(conversation=conversation, agent=agent, message_id=last.pk + 50) == last.pk
+
+
+def test_conversation_of_another_group_cannot_be_marked_read(agent):
+    hidden = ConversationFactory(group=AgentGroupFactory())
+
+    with pytest.raises(ServiceError):
+        services.conversation_mark_read(conversation=hidden, agent=agent)

@@ -153,3 +153,25 @@ def test_a_visitor_who_just_arrived_is_online_not_idle():
     visitor = services.visitor_arrive(key=None, connection="tab-a")
 
     assert visitor_state(visitor.pk) == ONLINE
+
+
+def test_snapshot_tells_connections_and_activity_of_many_visitors(store):
+    store.connect(1, "tab-a", now=1000)
+    store.connect(1, "tab-b", now=1000)
+    store.touch(1, now=1005)
+
+    assert store.snapshot([1, 2], now=1010) == {1: (2, 1005.0), 2: (0, None)}
+    assert store.snapshot([1], now=1000 + TTL + 1) == {1: (0, 1005.0)}
+
+
+def test_states_of_many_visitors_come_at_once(settings):
+    from visitors.presence import visitor_states
+
+    store = presence()
+    store.connect(1, "box-1", now=1000.0)
+    store.touch(1, now=1000.0)
+    store.connect(2, "box-2", now=1000.0)
+
+    assert visitor_states([1, 2, 3], now=1001.0) == {1: ONLINE, 2: IDLE, 3: LEFT}
+    assert visitor_states([], now=1001.0) == {}
+    assert visitor_states([1], now=1000.0 + settings.VISITOR_PRESENCE_TTL + 1) == {1: LEFT}

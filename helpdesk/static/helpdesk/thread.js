@@ -1,0 +1,241 @@
+// The open conversation in the centre: watches it over the socket, appends what happens as the server
+// renders it, catches up after a reconnect (conversation.watch with the last message id), sends
+// replies and the agent's typing, and shows the visitor typing.
+
+const TYPING_REFRESH_MS = 3000;
+const TYPING_STOP_AFTER_MS = 4000;
+const TYPING_CLEARS_AFTER_MS = 6000;
+
+function clientId() {
+  return window.crypto?.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random().toString(36).slice(2)}`;
+}
+
+function lastId(root, attribute) {
+  let last = 0;
+  for (const element of root.querySelectorAll(`[${attribute}]`)) last = Math.max(last, Number(element.getAttribute(attribute)));
+  return last;
+}
+
+export class ConversationThread {
+  constructor({ socket, centre, card, flash }) {
+    this.socket = socket;
+    this.centre = centre;
+    this.card = card;
+    this.flash = flash;
+    this.watching = null;
+    this.fetching = null;
+    socket.addEventListener("connected", () => this.watch());
+    socket.addEventListener("reconnected", () => this.watch());
+    socket.addEventListener("frame", (event) => this.onFrame(event.detail));
+    document.body.addEventListener("htmx:afterSwap", (event) => {
+      if (event.detail.target === centre || event.detail.target.id === "centre") this.opened();
+    });
+    this.opened();
+  }
+
+  get element() {
+    return document.getElementById("conversation");
+  }
+
+  get conversationId() {
+    return this.element ? Number(this.element.dataset.conversationId) : null;
+  }
+
+  get thread() {
+    return document.getElementById("thread");
+  }
+
+  opened() {
+    for (const row of document.querySelectorAll(".row.current")) row.classList.remove("current");
+    if (!this.element) return;
+    document.getElementById(`row-${this.conversationId}`)?.classList.add("current");
+    document.getElementById(`row-${this.conversationId}`)?.classList.remove("unread");
+    document.querySelector(`#row-${this.conversationId} .unread-count`)?.remove();
+    this.scrollToEnd();
+    this.bindComposer();
+    this.bindOlder();
+    this.watch();
+  }
+
+  watch() {
+    if (!this.socket.isOpen) return;
+    if (this.watching && this.watching !== this.conversationId) {
+      this.socket.send({ type: "conversation.unwatch", conversation_id: this.watching });
+    }
+    this.watching = this.conversationId;
+    if (!this.watching) return;
+    this.socket.send({
+      type: "conversation.watch",
+      conversation_id: this.watching,
+      last_message_id: lastId(this.thread, "data-message-id") || null,
+    });
+  }
+
+  onFrame(frame) {
+    const id = this.conversationId;
+    if (!id) return;
+    if (frame.type === "conversation.sync" && frame.conversation.id === id) {
+      this.catchUp(); // whatever came while we were away, rendered by the server
+      this.refreshHeader();
+    } else if (frame.conversation?.id === id && frame.type.startsWith("message.")) {
+      this.catchUp();
+    } else if (frame.conversation?.id === id && frame.type.startsWith("conversation.")) {
+      this.catchUp();
+      this.refreshHeader();
+    } else if (frame.type === "typing" && frame.author === "visitor" && frame.conversation_id === id) {
+      this.showVisitorTyping(frame.typing);
+    } else if (frame.type === "visitor.updated" && frame.visitor?.id === Number(this.element.dataset.visitorId)) {
+      this.refreshCard();
+      this.refreshHeader();
+    } else if ((frame.type === "visitor.left" || frame.type === "visitor.arrived") && frame.visitor?.id === Number(this.element.dataset.visitorId)) {
+      this.refreshCard();
+    } else if (frame.type === "error") {
+      this.showError(frame.message);
+    }
+  }
+
+  // One fetch at a time; a second request while one runs is folded into a follow-up.
+  async catchUp() {
+    if (this.fetching) {
+      this.again = true;
+      return this.fetching;
+    }
+    this.fetching = this.fetchNew();
+    try {
+      await this.fetching;
+    } finally {
+      this.fetching = null;
+    }
+    if (this.again) {
+      this.again = false;
+      await this.catchUp();
+    }
+  }
+
+  async fetchNew() {
+    const id = this.conversationId;
+    const thread = this.thread;
+    if (!id || !thread) return;
+    const after = lastId(thread, "data-message-id");
+    const afterEvent = lastId(thread, "data-event-id");
+    const response = await fetch(`/conversations/${id}/thread/?after=${after}&after_event=${afterEvent}`);
+    if (!response.ok || this.conversationId !== id) return;
+    const template = document.createElement("template");
+    template.innerHTML = await response.text();
+    const nearEnd = thread.scrollHeight - thread.scrollTop - thread.clientHeight < 80;
+    let newest = 0;
+    for (const item of [...template.content.children]) {
+      if (document.getElementById(item.id)) continue;
+      thread.append(item);
+      if (item.dataset.messageId) newest = Math.max(newest, Number(item.dataset.messageId));
+    }
+    if (nearEnd) this.scrollToEnd();
+    if (newest && document.visibilityState === "visible") this.markRead(id, newest);
+  }
+
+  markRead(id, messageId) {
+    const body = new FormData();
+    body.append("message_id", messageId);
+    fetch(`/conversations/${id}/read/`, { method: "POST", body, headers: { "X-CSRFToken": this.csrf() } });
+  }
+
+  csrf() {
+    try {
+      return JSON.parse(document.body.getAttribute("hx-headers"))["X-CSRFToken"];
+    } catch {
+      return "";
+    }
+  }
+
+  async refreshHeader() {
+    const header = document.getElementById("conversation-header");
+    if (!header || header.contains(document.activeElement)) return;
+    const response = await fetch(`/conversations/${this.conversationId}/header/`);
+    if (response.ok) {
+      header.innerHTML = await response.text();
+      window.htmx?.process(header);
+    }
+  }
+
+  async refreshCard() {
+    const card = this.card;
+    if (!card || !this.element || card.contains(document.activeElement)) return;
+    const response = await fetch(`/visitors/${this.element.dataset.visitorId}/card`);
+    if (response.ok) {
+      card.innerHTML = await response.text();
+      window.htmx?.process(card);
+    }
+  }
+
+  showVisitorTyping(typing) {
+    const indicator = document.getElementById("typing");
+    if (!indicator) return;
+    clearTimeout(this.typingTimer);
+    indicator.hidden = !typing;
+    if (typing) this.typingTimer = setTimeout(() => (indicator.hidden = true), TYPING_CLEARS_AFTER_MS);
+  }
+
+  showError(message) {
+    if (!this.flash) return;
+    this.flash.textContent = message;
+    clearTimeout(this.flashTimer);
+    this.flashTimer = setTimeout(() => (this.flash.textContent = ""), 8000);
+  }
+
+  scrollToEnd() {
+    const thread = this.thread;
+    if (thread) thread.scrollTop = thread.scrollHeight;
+  }
+
+  // Older messages load when the top of the thread scrolls into view; keep the reader where they were.
+  bindOlder() {
+    const thread = this.thread;
+    if (!thread || thread.dataset.bound) return;
+    thread.dataset.bound = "1";
+    let before = 0;
+    thread.addEventListener("htmx:beforeSwap", () => (before = thread.scrollHeight));
+    thread.addEventListener("htmx:afterSwap", () => (thread.scrollTop += thread.scrollHeight - before));
+  }
+
+  bindComposer() {
+    const form = document.getElementById("composer");
+    if (!form || form.dataset.bound) return;
+    form.dataset.bound = "1";
+    const textarea = form.querySelector("textarea");
+    let lastTyping = 0;
+    let stopTimer = null;
+    const typing = (state) => {
+      this.socket.send({ type: "typing.update", conversation_id: this.conversationId, typing: state });
+    };
+    textarea.addEventListener("input", () => {
+      const now = Date.now();
+      if (now - lastTyping > TYPING_REFRESH_MS) {
+        lastTyping = now;
+        typing(true);
+      }
+      clearTimeout(stopTimer);
+      stopTimer = setTimeout(() => {
+        lastTyping = 0;
+        typing(false);
+      }, TYPING_STOP_AFTER_MS);
+    });
+    textarea.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && !event.shiftKey) {
+        event.preventDefault();
+        form.requestSubmit();
+      }
+    });
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const body = textarea.value.trim();
+      if (!body) return;
+      const frame = { type: "message.send", conversation_id: this.conversationId, client_id: clientId(), body };
+      if (form.querySelector("[name=as_email]")?.checked) frame.channel = "email";
+      this.socket.send(frame);
+      textarea.value = "";
+      clearTimeout(stopTimer);
+      lastTyping = 0;
+      typing(false);
+    });
+  }
+}
