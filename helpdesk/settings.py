@@ -244,3 +244,14 @@ EMAIL_INBOUND_ESP = os.environ.get("EMAIL_INBOUND_ESP", "")
 ANYMAIL = {name.removeprefix("ANYMAIL_"): value for name, value in os.environ.items() if name.startswith("ANYMAIL_")}
 if EMAIL_INBOUND_ESP and not DEBUG and not ANYMAIL.get("WEBHOOK_SECRET"):
     raise ImproperlyConfigured("ANYMAIL_WEBHOOK_SECRET must be set when EMAIL_INBOUND_ESP is (production mode).")
+
+# --- Agent notifications -------------------------------------------------------------------------
+# An offline message is emailed this many seconds after the visitor's first message, so several
+# messages in a row make one email.
+NOTIFICATION_OFFLINE_DELAY = env_int("NOTIFICATION_OFFLINE_DELAY", 30)
+# How often the sweep sends notifications whose delayed check was lost (a worker restarted).
+NOTIFICATION_SWEEP_SECONDS = env_int("NOTIFICATION_SWEEP_SECONDS", 60)
+CELERY_BEAT_SCHEDULE["notifications-settle"] = {
+    "task": "notifications.tasks.settle_notifications",
+    "schedule": float(NOTIFICATION_SWEEP_SECONDS),
+}

@@ -1,5 +1,14 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class NotificationsConfig(AppConfig):
     name = "notifications"
+    verbose_name = _("Notifications")
+
+    def ready(self):
+        from helpdesk.events import subscribe
+
+        from .subscribers import on_event
+
+        subscribe(on_event)
