@@ -27,6 +27,8 @@ class AgentWithNotificationsAdmin(AgentAdmin):
     def save_formset(self, request, form, formset, change):
         if formset.model is not NotificationSettings:
             return super().save_formset(request, form, formset, change)
+        # Saved by the service, not by the formset; the admin's change message reads these.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
         for inline_form in formset.forms:
             if not inline_form.has_changed():
                 continue
