@@ -178,8 +178,9 @@ def _recheck(episode: Episode) -> bool:
     puts a missed conversation back to waiting for them to leave. Returns whether to send."""
     now = timezone.now()
     conversation = Conversation.objects.get(pk=episode.conversation_id)
-    if selectors.agent_replied_since(episode) or not conversation.is_open:
-        reason = "answered" if selectors.agent_replied_since(episode) else "resolved"
+    answered = selectors.agent_replied_since(episode)
+    if answered or not conversation.is_open:
+        reason = "answered" if answered else "resolved"
         Episode.objects.filter(pk=episode.pk, state=Episode.State.SCHEDULED).update(
             state=Episode.State.CANCELLED,
             reason=reason,
@@ -271,7 +272,7 @@ def notification_send(*, episode_id: int) -> bool:
     pending = [
         delivery
         for delivery in episode.deliveries.filter(emailed_at__isnull=True).select_related("agent")
-        if delivery.agent.is_active and _wants(delivery.agent, episode.kind)
+        if delivery.agent.is_active and delivery.agent.can_chat and _wants(delivery.agent, episode.kind)
     ]
     try:
         if pending:
