@@ -352,6 +352,33 @@ def test_the_assignee_alone_misses_an_assigned_conversation(clock, after_commit,
     assert recipients(mailoutbox) == [agent.email]
 
 
+def test_only_the_online_agents_of_the_conversations_group_miss_it(clock, after_commit, vera, mailoutbox):
+    support = AgentGroupFactory(name="Support")
+    helper = AgentFactory(groups=[support], online=True)
+    AgentFactory(groups=[support])  # offline: did not miss it
+    AgentFactory(online=True)  # online, but another team's
+
+    writes(after_commit, vera, group=support)
+    leaves(after_commit, clock, vera)
+
+    assert recipients(mailoutbox) == [helper.email]
+
+
+def test_resolving_the_conversation_before_the_check_sends_nothing(
+    clock, after_commit, vera, offline_agents, owner, mailoutbox
+):
+    message = writes(after_commit, vera)
+    with after_commit():
+        conversation_services.conversation_resolve(conversation=message.conversation, actor=owner)
+
+    clock.shift(timedelta(seconds=DELAY + 1))
+    sweep(after_commit)
+
+    assert mailoutbox == []
+    assert Episode.objects.get().reason == "resolved"
+    assert Episode.objects.get().state == Episode.State.CANCELLED
+
+
 def test_an_agent_who_switched_missed_conversations_off_gets_none(
     clock, after_commit, vera, agent, colleague, mailoutbox
 ):
