@@ -311,3 +311,14 @@ INSTALLED_APPS += ["django_htmx"]
 MIDDLEWARE += ["django_htmx.middleware.HtmxMiddleware"]
 # How many conversations a list page shows before loading more on scroll.
 DASHBOARD_PAGE_SIZE = env_int("DASHBOARD_PAGE_SIZE", 50)
+
+# --- Agent notifications -------------------------------------------------------------------------
+# An offline message is emailed this many seconds after the visitor's first message, so several
+# messages in a row make one email.
+NOTIFICATION_OFFLINE_DELAY = env_int("NOTIFICATION_OFFLINE_DELAY", 30)
+# How often the sweep sends notifications whose delayed check was lost (a worker restarted).
+NOTIFICATION_SWEEP_SECONDS = env_int("NOTIFICATION_SWEEP_SECONDS", 60)
+CELERY_BEAT_SCHEDULE["notifications-settle"] = {
+    "task": "notifications.tasks.settle_notifications",
+    "schedule": float(NOTIFICATION_SWEEP_SECONDS),
+}

@@ -1,12 +1,16 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class NotificationsConfig(AppConfig):
     name = "notifications"
+    verbose_name = _("Notifications")
 
     def ready(self):
-        from helpdesk import events as hub
+        from helpdesk.events import subscribe
 
-        from . import services
+        from . import webhook_services
+        from .subscribers import on_event
 
-        hub.subscribe(services.webhook_event_heard)
+        subscribe(webhook_services.webhook_event_heard)
+        subscribe(on_event)

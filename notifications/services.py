@@ -1,113 +1,317 @@
-"""Outbound webhooks: which endpoints hear an event, what each attempt did, resending."""
+"""Agents' email notifications. When a visitor writes, decide: an offline message (nobody who could
+answer is online) or possibly a missed conversation (someone was online; it is missed if the visitor
+leaves the website before any agent replies). Each episode is checked again when due and emailed once.
+"""
+
+import logging
+import time
+from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
-from django.utils import timezone
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.db.models.functions import Coalesce
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from conversations.events import conversation_payload
+from conversations.models import Channel, Conversation, Message
+from helpdesk import events as hub
 from helpdesk.errors import ServiceError
 from helpdesk.models import Agent
+from visitors.presence import presence
 
-from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from . import permissions, selectors
+from .models import Episode, EpisodeRecipient, NotificationSettings
 
-RESPONSE_KEPT = 2000
-RETRY_DELAY_MAX = 6 * 3600
+logger = logging.getLogger(__name__)
 
-
-def webhook_events_clean(events) -> list[str]:
-    """The endpoint's chosen events, each one we send; refused naming the first we do not know."""
-    if not isinstance(events, list) or not events:
-        raise ServiceError(_("Choose at least one event."), field="events")
-    for event in events:
-        if event not in WebhookEvent.values:
-            raise ServiceError(_("Unknown event %(event)s.") % {"event": event}, field="events")
-    return sorted(set(events))
+# Sending is tried this many times (30 s, 1, 2, 4, 8 minutes apart), then the episode has failed.
+MAX_ATTEMPTS = 6
+# A sender that died holding an episode loses it after this long, and the sweep sends it.
+SEND_LEASE = timedelta(minutes=10)
 
 
-@transaction.atomic
-def webhook_deliveries_create(*, event: dict) -> list[WebhookDelivery]:
-    """Every active endpoint that chose this event gets a delivery, sent by Celery after commit."""
-    event_type = event.get("type")
-    if event_type not in WebhookEvent.values:
-        return []
-    # Few endpoints, and JSON containment is not portable to SQLite: choose them in Python.
-    endpoints = [
-        endpoint for endpoint in WebhookEndpoint.objects.filter(is_active=True) if event_type in endpoint.events
-    ]
-    payload = {key: value for key, value in event.items() if key != "type"}
-    deliveries = [
-        WebhookDelivery.objects.create(endpoint=endpoint, event_type=event_type, payload=payload)
-        for endpoint in endpoints
-    ]
-    from .tasks import deliver_webhook  # the task module imports these services
-
-    for delivery in deliveries:
-        deliver_webhook.delay_on_commit(delivery.pk)
-    return deliveries
+def retry_delay(attempts: int) -> int:
+    """Seconds before the next try after `attempts` failed ones."""
+    return 30 * 2 ** max(attempts - 1, 0)
 
 
-def webhook_event_heard(event: dict) -> None:
-    """The hub's subscriber: runs after the publishing transaction committed."""
-    webhook_deliveries_create(event=event)
-
-
-def webhook_retry_delay(attempt_count: int) -> int:
-    """Seconds before the next try: 30 s, 1 min, 2 min, ... doubling, at most 6 hours apart."""
-    return min(30 * 2 ** max(attempt_count - 1, 0), RETRY_DELAY_MAX)
+# --- Settings ------------------------------------------------------------------------------------
 
 
 @transaction.atomic
-def webhook_attempt_record(
-    *,
-    delivery: WebhookDelivery,
-    status_code: int | None,
-    response_body: str = "",
-    error: str = "",
-    duration_ms: int = 0,
-) -> WebhookDelivery:
-    """Log one attempt; a 2xx answer delivers it, and running out of attempts fails it."""
-    delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery.pk)
-    succeeded = status_code is not None and 200 <= status_code < 300
-    WebhookAttempt.objects.create(
-        delivery=delivery,
-        status_code=status_code,
-        response_body=(response_body or "")[:RESPONSE_KEPT],
-        error=error[:RESPONSE_KEPT],
-        duration_ms=duration_ms,
-        succeeded=succeeded,
+def notification_settings_update(
+    *, agent: Agent, actor: Agent, offline_messages: bool, missed_conversations: bool
+) -> NotificationSettings:
+    """An agent switches their own email notifications on or off; the owner may for any agent."""
+    if reason := permissions.why_cannot_change_settings(actor, agent):
+        raise ServiceError(reason, code="forbidden")
+    values = {"offline_messages": offline_messages, "missed_conversations": missed_conversations}
+    for field, value in values.items():
+        if not isinstance(value, bool):
+            raise ServiceError(_("Choose on or off."), field=field)
+    found, _created = NotificationSettings.objects.select_for_update().get_or_create(agent=agent, defaults=values)
+    if any(getattr(found, field) != value for field, value in values.items()):
+        for field, value in values.items():
+            setattr(found, field, value)
+        found.save(update_fields=list(values))
+    return found
+
+
+def _wants(agent: Agent, kind: str) -> bool:
+    chosen = selectors.notification_settings_of(agent)
+    return chosen.offline_messages if kind == Episode.Kind.OFFLINE_MESSAGE else chosen.missed_conversations
+
+
+# --- Episodes ------------------------------------------------------------------------------------
+
+
+def _open_episode(conversation_id: int) -> Episode | None:
+    return Episode.objects.filter(conversation_id=conversation_id, ended_at__isnull=True).first()
+
+
+def _end_episodes(conversation_id: int, *, reason: str, before_message_id: int | None = None) -> None:
+    """The episodes (started before the message, if given) are over; those not yet checked are cancelled."""
+    now = timezone.now()
+    episodes = Episode.objects.filter(conversation_id=conversation_id)
+    if before_message_id is not None:
+        episodes = episodes.filter(start_message_id__lt=before_message_id)
+    episodes.filter(state=Episode.State.SCHEDULED).update(
+        state=Episode.State.CANCELLED, reason=reason, settled_at=now, ended_at=Coalesce(F("ended_at"), now)
     )
-    delivery.attempt_count += 1
-    if succeeded:
-        delivery.status = WebhookDelivery.Status.SUCCEEDED
-        delivery.delivered_at = timezone.now()
-    elif delivery.attempt_count >= settings.WEBHOOK_MAX_ATTEMPTS:
-        delivery.status = WebhookDelivery.Status.FAILED
-    delivery.save(update_fields=["attempt_count", "status", "delivered_at"])
-    return delivery
+    episodes.filter(ended_at__isnull=True).update(ended_at=now)
+
+
+def _enqueue_check(episode: Episode, *, countdown: int = 0) -> None:
+    from .tasks import send_notification
+
+    send_notification.apply_async_on_commit((episode.pk,), countdown=countdown)
 
 
 @transaction.atomic
-def webhook_delivery_abandon(*, delivery: WebhookDelivery, reason: str) -> WebhookDelivery:
-    """A pending delivery that will not be sent (its webhook was switched off) is failed, with why."""
-    delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery.pk)
-    if delivery.status == WebhookDelivery.Status.PENDING:
-        WebhookAttempt.objects.create(delivery=delivery, error=reason)
-        delivery.status = WebhookDelivery.Status.FAILED
-        delivery.save(update_fields=["status"])
-    return delivery
+def notification_visitor_wrote(*, message_id: int) -> Episode | None:
+    """The visitor's first message after the last agent reply (or in a new or reopened conversation)
+    starts an episode: an offline message when nobody who could answer is online, else, on the
+    website, a possibly missed conversation that remembers who was online; later messages join it."""
+    message = Message.objects.select_related("conversation").filter(pk=message_id).first()
+    if message is None or message.author != Message.Author.VISITOR:
+        return None
+    conversation = message.conversation
+    replies = Message.objects.filter(conversation=conversation, author=Message.Author.AGENT)
+    if not conversation.is_open or replies.filter(id__gt=message.pk).exists():
+        return None  # answered or resolved already: this event came late
+    if episode := _open_episode(conversation.pk):
+        if not replies.filter(id__gt=episode.start_message_id, id__lt=message.pk).exists():
+            return episode
+        # An agent replied in between and that reply's own event has not arrived yet.
+        _end_episodes(conversation.pk, reason="answered", before_message_id=message.pk)
+
+    online = selectors.agents_online_for(conversation)
+    if online and conversation.channel != Channel.WEB:
+        return None  # only the website has visitors who leave; someone online sees the message
+    if online:
+        kind, recipients, due_at = Episode.Kind.MISSED, online, None
+    else:
+        kind, recipients = Episode.Kind.OFFLINE_MESSAGE, list(selectors.agents_who_could_answer(conversation))
+        due_at = timezone.now() + timedelta(seconds=settings.NOTIFICATION_OFFLINE_DELAY)
+    try:
+        with transaction.atomic():
+            episode = Episode.objects.create(conversation=conversation, start_message=message, kind=kind, due_at=due_at)
+    except IntegrityError:
+        return _open_episode(conversation.pk)  # another process started it at the same moment
+    EpisodeRecipient.objects.bulk_create([EpisodeRecipient(episode=episode, agent=agent) for agent in recipients])
+    if kind == Episode.Kind.OFFLINE_MESSAGE:
+        _enqueue_check(episode, countdown=settings.NOTIFICATION_OFFLINE_DELAY)
+    return episode
 
 
 @transaction.atomic
-def webhook_delivery_resend(*, delivery: WebhookDelivery, actor: Agent) -> WebhookDelivery:
-    """The owner sends a delivery again (same event id, so the receiver can tell), with fresh attempts."""
-    if not actor.is_owner:
-        raise ServiceError(_("Only the owner can resend webhooks."), code="forbidden")
-    delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery.pk)
-    delivery.status = WebhookDelivery.Status.PENDING
-    delivery.attempt_count = 0
-    delivery.delivered_at = None
-    delivery.save(update_fields=["status", "attempt_count", "delivered_at"])
-    from .tasks import deliver_webhook
+def notification_agent_replied(*, message_id: int) -> None:
+    """An agent's reply ends the episodes it answers; those not yet emailed never will be."""
+    message = Message.objects.filter(pk=message_id, author=Message.Author.AGENT).first()
+    if message is not None:
+        _end_episodes(message.conversation_id, reason="answered", before_message_id=message.pk)
 
-    deliver_webhook.delay_on_commit(delivery.pk)
-    return delivery
+
+@transaction.atomic
+def notification_conversation_resolved(*, conversation_id: int) -> None:
+    """A resolved conversation needs no notification; the visitor's next message starts a new episode."""
+    _end_episodes(conversation_id, reason="resolved")
+
+
+@transaction.atomic
+def notification_visitor_left(*, visitor_id: int) -> list[int]:
+    """The visitor left the website: their possibly missed conversations are checked now, and their
+    visit's offline messages are over (a message on a later visit is a new episode). Returns the
+    episodes to check."""
+    now = timezone.now()
+    Episode.objects.filter(
+        conversation__visitor_id=visitor_id,
+        conversation__channel=Channel.WEB,
+        kind=Episode.Kind.OFFLINE_MESSAGE,
+        ended_at__isnull=True,
+    ).update(ended_at=now)
+    due = list(selectors.missed_episodes_waiting(visitor_id=visitor_id).values_list("pk", flat=True))
+    Episode.objects.filter(pk__in=due).update(due_at=now)
+    for episode in Episode.objects.filter(pk__in=due):
+        _enqueue_check(episode)
+    return due
+
+
+# --- Sending -------------------------------------------------------------------------------------
+
+
+def _claim(episode_id: int) -> Episode | None:
+    """Take the episode for sending, if it is due and no living sender holds it (one caller wins)."""
+    now = timezone.now()
+    if not selectors.episodes_due(now=now).filter(pk=episode_id).update(claimed_until=now + SEND_LEASE):
+        return None
+    return Episode.objects.select_related("conversation__visitor").get(pk=episode_id)
+
+
+@transaction.atomic
+def _recheck(episode: Episode) -> bool:
+    """At the moment of sending: an agent reply or resolution cancels; a visitor back on the website
+    puts a missed conversation back to waiting for them to leave. Returns whether to send."""
+    now = timezone.now()
+    conversation = Conversation.objects.get(pk=episode.conversation_id)
+    answered = selectors.agent_replied_since(episode)
+    if answered or not conversation.is_open:
+        reason = "answered" if answered else "resolved"
+        Episode.objects.filter(pk=episode.pk, state=Episode.State.SCHEDULED).update(
+            state=Episode.State.CANCELLED,
+            reason=reason,
+            settled_at=now,
+            claimed_until=None,
+            ended_at=Coalesce(F("ended_at"), now),
+        )
+        return False
+    if episode.kind == Episode.Kind.MISSED and presence().connection_count(conversation.visitor_id):
+        Episode.objects.filter(pk=episode.pk).update(due_at=None, claimed_until=None)
+        return False
+    return True
+
+
+def _site_link(conversation: Conversation) -> str:
+    return f"{settings.SITE_URL}/conversations/{conversation.pk}/"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text or "").split())
+
+
+def notification_email_build(*, episode: Episode, agent: Agent) -> EmailMultiAlternatives:
+    """The email about an episode, in the agent's language: who the visitor is, their messages (as
+    stored, so masked) and the link to the conversation in the dashboard."""
+    conversation = episode.conversation
+    visitor = conversation.visitor
+    with translation.override(agent.language or settings.LANGUAGE_CODE):
+        context = {
+            "kind": episode.kind,
+            "offline": episode.kind == Episode.Kind.OFFLINE_MESSAGE,
+            "agent_name": agent.name,
+            "visitor_name": str(visitor),
+            "visitor_email": visitor.email,
+            "location": ", ".join(part for part in (visitor.city, visitor.country) if part),
+            "page": selectors.visitor_page(conversation),
+            "messages": selectors.episode_messages(episode),
+            "link": _site_link(conversation),
+        }
+        if episode.kind == Episode.Kind.OFFLINE_MESSAGE:
+            subject = _("New message from %(visitor)s") % {"visitor": str(visitor)}
+        else:
+            subject = _("Missed conversation with %(visitor)s") % {"visitor": str(visitor)}
+        text = render_to_string("notifications/email.txt", context)
+        html = render_to_string("notifications/email.html", context)
+    mail = EmailMultiAlternatives(
+        subject=_one_line(subject),
+        body=text,
+        to=[agent.email],
+        headers={"Auto-Submitted": "auto-generated"},  # a vacation reply must not answer it
+    )
+    mail.attach_alternative(html, "text/html")
+    return mail
+
+
+def _settle(episode: Episode, state: str, *, reason: str = "") -> None:
+    """Sent (or failed for good): recorded once, and published once as a conversation event."""
+    now = timezone.now()
+    with transaction.atomic():
+        ended = Coalesce(F("ended_at"), now) if episode.kind == Episode.Kind.MISSED else F("ended_at")
+        settled = Episode.objects.filter(pk=episode.pk, state=Episode.State.SCHEDULED).update(
+            state=state, reason=reason[:255], settled_at=now, claimed_until=None, ended_at=ended
+        )
+        if settled:
+            conversation = Conversation.objects.select_related("assignee").get(pk=episode.conversation_id)
+            hub.publish(
+                {
+                    "type": f"conversation.{episode.kind}",
+                    "conversation": conversation_payload(conversation),
+                    "notification": {
+                        "id": episode.pk,
+                        "kind": episode.kind,
+                        "first_message_id": episode.start_message_id,
+                        "agent_ids": list(
+                            episode.deliveries.filter(emailed_at__isnull=False).values_list("agent_id", flat=True)
+                        ),
+                    },
+                }
+            )
+
+
+def notification_send(*, episode_id: int) -> bool:
+    """Check a due episode again and email every agent it concerns who wants this kind (each once,
+    even across retries); safe to run twice or concurrently. A sending error is recorded and raised
+    for the caller to retry, until the episode has failed MAX_ATTEMPTS times. Returns whether it settled."""
+    episode = _claim(episode_id)
+    if episode is None or not _recheck(episode):
+        return False
+    pending = [
+        delivery
+        for delivery in episode.deliveries.filter(emailed_at__isnull=True).select_related("agent")
+        if delivery.agent.is_active and delivery.agent.can_chat and _wants(delivery.agent, episode.kind)
+    ]
+    try:
+        if pending:
+            # Not inside a transaction: a slow mail server must not hold rows locked.
+            with get_connection() as connection:
+                for delivery in pending:
+                    mail = notification_email_build(episode=episode, agent=delivery.agent)
+                    mail.connection = connection
+                    mail.send(fail_silently=False)
+                    EpisodeRecipient.objects.filter(pk=delivery.pk).update(emailed_at=timezone.now())
+    except Exception as error:
+        attempts = episode.attempts + 1
+        logger.warning("Notification %s could not be sent (try %s): %s", episode_id, attempts, error)
+        if attempts >= MAX_ATTEMPTS:
+            Episode.objects.filter(pk=episode.pk).update(attempts=attempts)
+            _settle(episode, Episode.State.FAILED, reason=str(error) or error.__class__.__name__)
+            return True
+        Episode.objects.filter(pk=episode.pk).update(
+            attempts=attempts,
+            claimed_until=None,
+            due_at=timezone.now() + timedelta(seconds=retry_delay(attempts)),
+            reason=(str(error) or error.__class__.__name__)[:255],
+        )
+        raise
+    _settle(episode, Episode.State.SENT)
+    return True
+
+
+def notification_settle_lost() -> list[int]:
+    """The sweep: episodes whose delayed check was lost (a worker restarted, an in-memory broker
+    forgot it), including visitors whose departure was settled without this app hearing of it.
+    Returns the due episodes to check."""
+    waiting = list(
+        selectors.missed_episodes_waiting(older_than_grace=True).values_list("conversation__visitor_id", flat=True)
+    )
+    if waiting:
+        store = presence()
+        still_in_grace = set(store.departed(before=time.time()))
+        for visitor_id in set(waiting):
+            if visitor_id not in still_in_grace and not store.connection_count(visitor_id):
+                notification_visitor_left(visitor_id=visitor_id)
+    return list(selectors.episodes_due().values_list("pk", flat=True))

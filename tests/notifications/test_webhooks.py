@@ -9,7 +9,7 @@ import pytest
 
 from conversations import services as conversations
 from helpdesk.celery import app as celery_app
-from notifications import services
+from notifications import webhook_services as services
 from notifications.models import WebhookDelivery, WebhookEndpoint
 from visitors.services import visitor_customer_data_set
 

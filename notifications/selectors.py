@@ -1,0 +1,96 @@
+"""Reads for notifications: settings, who could answer a conversation, what is due."""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from conversations.models import Channel, Conversation, Message
+from helpdesk.models import Agent
+from helpdesk.selectors import agents_online
+from visitors.models import PageView
+
+from .models import Episode, NotificationSettings
+
+# The newest visitor messages quoted in one email; the link leads to the rest.
+MESSAGES_IN_EMAIL = 20
+
+
+def notification_settings_of(agent: Agent) -> NotificationSettings:
+    """The agent's settings; the defaults (not saved) when they never changed them."""
+    found = NotificationSettings.objects.filter(agent=agent).first()
+    return found or NotificationSettings(agent=agent)
+
+
+def agents_who_could_answer(conversation: Conversation) -> QuerySet[Agent]:
+    """The agents of the conversation's group (everyone when it has none, or when its group has no
+    agent who may chat), plus its assignee: those who may chat."""
+    chatting = Agent.objects.filter(is_active=True, can_chat=True)
+    could = chatting
+    if conversation.group_id and chatting.filter(groups=conversation.group_id).exists():
+        could = chatting.filter(groups=conversation.group_id)
+    if conversation.assignee_id:
+        return chatting.filter(Q(pk__in=could.values("pk")) | Q(pk=conversation.assignee_id))
+    return could
+
+
+def agents_online_for(conversation: Conversation) -> list[Agent]:
+    """Who was online to answer: the assignee when online, else the online agents who could answer."""
+    online = agents_online()
+    if conversation.assignee_id and online.filter(pk=conversation.assignee_id).exists():
+        return list(online.filter(pk=conversation.assignee_id))
+    return list(online.filter(pk__in=agents_who_could_answer(conversation).values("pk")))
+
+
+def agent_replied_since(episode: Episode) -> bool:
+    return Message.objects.filter(
+        conversation_id=episode.conversation_id, author=Message.Author.AGENT, id__gt=episode.start_message_id
+    ).exists()
+
+
+def episode_messages(episode: Episode) -> list[Message]:
+    """The visitor's messages the email quotes: everything since the last agent reply before the
+    episode began (as stored, so masked), the newest MESSAGES_IN_EMAIL of them."""
+    last_reply = (
+        Message.objects.filter(
+            conversation_id=episode.conversation_id, author=Message.Author.AGENT, id__lt=episode.start_message_id
+        )
+        .order_by("-id")
+        .values_list("id", flat=True)
+        .first()
+    )
+    newest = Message.objects.filter(
+        conversation_id=episode.conversation_id, author=Message.Author.VISITOR, id__gt=last_reply or 0
+    ).order_by("-id")[:MESSAGES_IN_EMAIL]
+    return list(reversed(newest))
+
+
+def visitor_page(conversation: Conversation) -> str:
+    """The page the visitor was on: their latest page view, else where the conversation started."""
+    latest = PageView.objects.filter(visitor_id=conversation.visitor_id).order_by("-viewed_at", "-id").first()
+    return latest.url if latest else conversation.page_url
+
+
+def episodes_due(*, now=None) -> QuerySet[Episode]:
+    """Scheduled episodes whose check is due and that no living sender holds."""
+    now = now or timezone.now()
+    return Episode.objects.filter(state=Episode.State.SCHEDULED, due_at__lte=now).filter(
+        Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+    )
+
+
+def missed_episodes_waiting(*, visitor_id: int | None = None, older_than_grace: bool = False) -> QuerySet[Episode]:
+    """Possibly missed conversations still waiting for their visitor to leave the website."""
+    waiting = Episode.objects.filter(
+        state=Episode.State.SCHEDULED,
+        kind=Episode.Kind.MISSED,
+        due_at__isnull=True,
+        ended_at__isnull=True,
+        conversation__channel=Channel.WEB,
+    )
+    if visitor_id is not None:
+        waiting = waiting.filter(conversation__visitor_id=visitor_id)
+    if older_than_grace:
+        waiting = waiting.filter(created_at__lt=timezone.now() - timedelta(seconds=settings.VISITOR_LEFT_GRACE))
+    return waiting

@@ -1,0 +1,113 @@
+"""Outbound webhooks: which endpoints hear an event, what each attempt did, resending."""
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from helpdesk.errors import ServiceError
+from helpdesk.models import Agent
+
+from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
+
+RESPONSE_KEPT = 2000
+RETRY_DELAY_MAX = 6 * 3600
+
+
+def webhook_events_clean(events) -> list[str]:
+    """The endpoint's chosen events, each one we send; refused naming the first we do not know."""
+    if not isinstance(events, list) or not events:
+        raise ServiceError(_("Choose at least one event."), field="events")
+    for event in events:
+        if event not in WebhookEvent.values:
+            raise ServiceError(_("Unknown event %(event)s.") % {"event": event}, field="events")
+    return sorted(set(events))
+
+
+@transaction.atomic
+def webhook_deliveries_create(*, event: dict) -> list[WebhookDelivery]:
+    """Every active endpoint that chose this event gets a delivery, sent by Celery after commit."""
+    event_type = event.get("type")
+    if event_type not in WebhookEvent.values:
+        return []
+    # Few endpoints, and JSON containment is not portable to SQLite: choose them in Python.
+    endpoints = [
+        endpoint for endpoint in WebhookEndpoint.objects.filter(is_active=True) if event_type in endpoint.events
+    ]
+    payload = {key: value for key, value in event.items() if key != "type"}
+    deliveries = [
+        WebhookDelivery.objects.create(endpoint=endpoint, event_type=event_type, payload=payload)
+        for endpoint in endpoints
+    ]
+    from .tasks import deliver_webhook  # the task module imports these services
+
+    for delivery in deliveries:
+        deliver_webhook.delay_on_commit(delivery.pk)
+    return deliveries
+
+
+def webhook_event_heard(event: dict) -> None:
+    """The hub's subscriber: runs after the publishing transaction committed."""
+    webhook_deliveries_create(event=event)
+
+
+def webhook_retry_delay(attempt_count: int) -> int:
+    """Seconds before the next try: 30 s, 1 min, 2 min, ... doubling, at most 6 hours apart."""
+    return min(30 * 2 ** max(attempt_count - 1, 0), RETRY_DELAY_MAX)
+
+
+@transaction.atomic
+def webhook_attempt_record(
+    *,
+    delivery: WebhookDelivery,
+    status_code: int | None,
+    response_body: str = "",
+    error: str = "",
+    duration_ms: int = 0,
+) -> WebhookDelivery:
+    """Log one attempt; a 2xx answer delivers it, and running out of attempts fails it."""
+    delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery.pk)
+    succeeded = status_code is not None and 200 <= status_code < 300
+    WebhookAttempt.objects.create(
+        delivery=delivery,
+        status_code=status_code,
+        response_body=(response_body or "")[:RESPONSE_KEPT],
+        error=error[:RESPONSE_KEPT],
+        duration_ms=duration_ms,
+        succeeded=succeeded,
+    )
+    delivery.attempt_count += 1
+    if succeeded:
+        delivery.status = WebhookDelivery.Status.SUCCEEDED
+        delivery.delivered_at = timezone.now()
+    elif delivery.attempt_count >= settings.WEBHOOK_MAX_ATTEMPTS:
+        delivery.status = WebhookDelivery.Status.FAILED
+    delivery.save(update_fields=["attempt_count", "status", "delivered_at"])
+    return delivery
+
+
+@transaction.atomic
+def webhook_delivery_abandon(*, delivery: WebhookDelivery, reason: str) -> WebhookDelivery:
+    """A pending delivery that will not be sent (its webhook was switched off) is failed, with why."""
+    delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery.pk)
+    if delivery.status == WebhookDelivery.Status.PENDING:
+        WebhookAttempt.objects.create(delivery=delivery, error=reason)
+        delivery.status = WebhookDelivery.Status.FAILED
+        delivery.save(update_fields=["status"])
+    return delivery
+
+
+@transaction.atomic
+def webhook_delivery_resend(*, delivery: WebhookDelivery, actor: Agent) -> WebhookDelivery:
+    """The owner sends a delivery again (same event id, so the receiver can tell), with fresh attempts."""
+    if not actor.is_owner:
+        raise ServiceError(_("Only the owner can resend webhooks."), code="forbidden")
+    delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery.pk)
+    delivery.status = WebhookDelivery.Status.PENDING
+    delivery.attempt_count = 0
+    delivery.delivered_at = None
+    delivery.save(update_fields=["status", "attempt_count", "delivered_at"])
+    from .tasks import deliver_webhook
+
+    deliver_webhook.delay_on_commit(delivery.pk)
+    return delivery
