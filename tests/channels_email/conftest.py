@@ -1,23 +1,18 @@
-import socket
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from channels_email.addresses import reply_address
 from channels_email.models import ThreadedEmail
 
+from ..live_servers import free_port  # noqa: F401  (tests import it from here)
+from ..mail_server import smtp_server  # noqa: F401  (the fixture)
+
 MAILS = Path(__file__).parent / "mails"
 # The Message-ID of the helpdesk's email that every fixture mail answers.
 SENT_MESSAGE_ID = "<176407230011.4242.1234567890123456789@localhost>"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def raw_mail(name: str, *, to: str = "reply+0-aaaaaaaaaaaaaaaa@localhost") -> bytes:
@@ -57,39 +52,6 @@ def sent_earlier(conversation, message_id: str = SENT_MESSAGE_ID) -> ThreadedEma
         direction=ThreadedEmail.Direction.SENT,
         subject="Reply to your message",
     )
-
-
-class RecordingHandler:
-    """A mail server that keeps what it receives, or answers every mail with `answer`."""
-
-    def __init__(self):
-        self.envelopes = []
-        self.answer = "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        if self.answer.startswith("250"):
-            self.envelopes.append(envelope)
-        return self.answer
-
-    @property
-    def mails(self) -> list[EmailMessage]:
-        return [parse(envelope.original_content or envelope.content) for envelope in self.envelopes]
-
-
-@pytest.fixture
-def smtp_server(settings):
-    """A real SMTP server on 127.0.0.1 that Django's SMTP backend sends to."""
-    handler = RecordingHandler()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST = "127.0.0.1"
-    settings.EMAIL_PORT = controller.port
-    settings.EMAIL_USE_TLS = False
-    settings.EMAIL_HOST_USER = ""
-    settings.EMAIL_TIMEOUT = 5
-    yield handler
-    controller.stop()
 
 
 @pytest.fixture(autouse=True)
