@@ -3,6 +3,7 @@ address) and more. The API and the dashboard's Advanced search both apply it thr
 `selectors.conversation_search`, so a filter means the same everywhere."""
 
 import ipaddress
+from datetime import UTC, timedelta
 
 import django_filters
 from django import forms
@@ -102,6 +103,33 @@ class NetworkFilter(django_filters.Filter):
     field_class = NetworkField
 
 
+class MomentField(django_filters.fields.IsoDateTimeField):
+    """An ISO 8601 moment, compared in UTC. An offset beyond every real time zone (±14:00) is refused:
+    databases cannot store it (PostgreSQL stops near ±16:00), and no visitor lives there."""
+
+    def to_python(self, value):
+        moment = super().to_python(value)
+        if moment is None or moment.utcoffset() is None:
+            return moment
+        if abs(moment.utcoffset()) > timedelta(hours=14):
+            raise forms.ValidationError(_("Give a time zone offset between -14:00 and +14:00."))
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError:
+            raise forms.ValidationError(_("Give a date between the years 1 and 9999.")) from None
+
+
+class MomentRangeField(django_filters.fields.RangeField):
+    widget = django_filters.widgets.DateRangeWidget
+
+    def __init__(self, *args, **kwargs):
+        super().__init__((MomentField(), MomentField()), *args, **kwargs)
+
+
+class MomentRangeFilter(django_filters.IsoDateTimeFromToRangeFilter):
+    field_class = MomentRangeField
+
+
 class ConversationFilter(django_filters.FilterSet):
     rating = RatingFilter(field_name="rating", label=_("Rating"))
     rating_min = RatingFilter(field_name="rating", lookup_expr="gte")
@@ -116,8 +144,8 @@ class ConversationFilter(django_filters.FilterSet):
     ip = NetworkFilter(method="filter_ip", label=_("IP address or range"))
     status = django_filters.ChoiceFilter(choices=Conversation.Status.choices)
     channel = django_filters.ChoiceFilter(choices=Channel.choices)
-    created = django_filters.IsoDateTimeFromToRangeFilter(field_name="created_at")
-    resolved = django_filters.IsoDateTimeFromToRangeFilter(field_name="resolved_at")
+    created = MomentRangeFilter(field_name="created_at")
+    resolved = MomentRangeFilter(field_name="resolved_at")
     visitor = IdFilter(queryset=Visitor.objects.all())
     q = django_filters.CharFilter(method="filter_text", label=_("Words in the messages"))
 

@@ -219,6 +219,8 @@ def test_limited_agent_finds_only_conversations_they_may_see(agent):
         ("channel=fax", "channel"),
         ("created_after=yesterday", "created_after"),
         ("resolved_before=2026-13-45", "resolved_before"),
+        ("resolved_after=5000-10-02T10%3A45%3A55-21%3A32", "resolved_after"),  # no time zone is 21 hours off
+        ("created_before=9999-12-31T23%3A00%3A00-05%3A00", "created_before"),  # past the year 9999 in UTC
         ("visitor=-1", "visitor"),
         ("rating=5&rating=4", "rating"),
         ("q=a%00b", "q"),
@@ -230,6 +232,15 @@ def test_unknown_or_malformed_filter_is_refused_naming_it(owner, query, field):
 
     assert refused.value.field == field
     assert refused.value.http_status == 400
+
+
+def test_a_moment_with_a_time_zone_offset_is_compared_in_utc(owner):
+    from datetime import UTC, datetime
+
+    ConversationFactory(created_at=datetime(2026, 5, 1, 9, 30, tzinfo=UTC))
+
+    assert len(search(owner, "created_after=2026-05-01T11%3A00%3A00%2B02%3A00")) == 1  # 09:00 UTC
+    assert search(owner, "created_after=2026-05-01T12%3A00%3A00%2B02%3A00") == []  # 10:00 UTC
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the full-text and inet indexes exist on PostgreSQL only")
