@@ -53,8 +53,8 @@ def search_rows(result: dict) -> list[str]:
         f"{result['repetitions']} requests per query over HTTP with an API key; "
         f"{machine['cores']} cores, load average {machine.get('load_average_1m', '–')} at the end)",
         "",
-        "| query | API p50 | API p95 | SQL p50 | API/SQL | target (API p95) | met | plan |",
-        "|---|---:|---:|---:|---:|---:|---|---|",
+        "| query | API p50 | API p95 | SQL p50 | API/SQL | server CPU per request | target (API p95) | met | plan |",
+        "|---|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for query in result["queries"]:
         plan = query["plan"]
@@ -62,6 +62,7 @@ def search_rows(result: dict) -> list[str]:
         rows.append(
             f"| {query['name']} | {fmt(query['api_ms']['p50'], ' ms')} | {fmt(query['api_ms']['p95'], ' ms')} "
             f"| {fmt(query['sql_ms']['p50'], ' ms')} | {fmt(query['api_sql_ratio'])} "
+            f"| {fmt(query.get('server_cpu_ms_per_request'), ' ms')} "
             f"| ≤ {query['target_p95_ms']} ms | {'met' if query['met'] else '**missed**'} | {plan_text} |"
         )
     rows += [
