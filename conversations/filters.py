@@ -40,7 +40,23 @@ class InNetwork(Lookup):
         return f"{lhs} <<= {rhs}::inet", [*lhs_params, *rhs_params]
 
 
+class ContainsAnyCase(Lookup):
+    """`page_url__contains_any_case="checkout"`: `ILIKE '%checkout%'`, which the trigram index
+    `conv_page_url_trgm_idx` (migration 0002) serves. Django's `icontains` writes
+    `UPPER(page_url) LIKE UPPER(...)` on PostgreSQL, which no index on `page_url` can serve."""
+
+    lookup_name = "contains_any_case"
+
+    def as_sql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        # % and _ in the value are matched literally, as with icontains.
+        rhs_params = [f"%{connection.ops.prep_for_like_query(param)}%" for param in rhs_params]
+        return f"{lhs} ILIKE {rhs}", [*lhs_params, *rhs_params]
+
+
 Message._meta.get_field("body").register_lookup(FullTextMatch)
+Conversation._meta.get_field("page_url").register_lookup(ContainsAnyCase)
 Conversation._meta.get_field("ip_address").register_lookup(InNetwork)
 
 
@@ -140,7 +156,7 @@ class ConversationFilter(django_filters.FilterSet):
     tag_match = django_filters.ChoiceFilter(
         choices=[("any", _("any of the tags")), ("all", _("all of the tags"))], method="filter_nothing"
     )
-    url = django_filters.CharFilter(field_name="page_url", lookup_expr="icontains", label=_("Website URL contains"))
+    url = django_filters.CharFilter(method="filter_url", label=_("Website URL contains"))
     ip = NetworkFilter(method="filter_ip", label=_("IP address or range"))
     status = django_filters.ChoiceFilter(choices=Conversation.Status.choices)
     channel = django_filters.ChoiceFilter(choices=Channel.choices)
@@ -177,6 +193,13 @@ class ConversationFilter(django_filters.FilterSet):
                 queryset = queryset.filter(Exists(tagged.filter(tag=tag)))
             return queryset
         return queryset.filter(Exists(tagged.filter(tag__in=tags)))
+
+    def filter_url(self, queryset: QuerySet, name: str, text: str) -> QuerySet:
+        if not text:
+            return queryset
+        if connection.vendor == "postgresql":
+            return queryset.filter(page_url__contains_any_case=text)
+        return queryset.filter(page_url__icontains=text)
 
     def filter_ip(self, queryset: QuerySet, name: str, network) -> QuerySet:
         if network is None:

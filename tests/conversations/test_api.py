@@ -1,8 +1,11 @@
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from rest_framework import serializers
 from rest_framework.test import APIClient
 
+from conversations.api import ConversationOutput
 from conversations.models import Conversation, Message
 from helpdesk.models import Agent
 from helpdesk.services import api_key_revoke
@@ -80,6 +83,48 @@ def test_list_never_counts_the_whole_table(full_agent):
         assert client.get(URL).status_code == 200
 
     assert not [query for query in queries.captured_queries if "COUNT(" in query["sql"].upper()]
+
+
+def _listed_with_everything(client, count: int) -> tuple[list[dict], int]:
+    group, tag = AgentGroupFactory(name=f"Team {count}"), TagFactory(name=f"vip-{count}")
+    for _ in range(count):
+        ConversationFactory(assignee=client.agent, group=group, tags=[tag], rating=4)
+    with CaptureQueriesContext(connection) as queries:
+        results = client.get(URL, {"rating": 4}).json()["results"]
+    Conversation.objects.all().delete()
+    return results, len(queries.captured_queries)
+
+
+def test_a_list_reads_a_fixed_number_of_queries_however_many_conversations_it_shows(full_agent):
+    client = api_client_for(full_agent)
+    client.agent = full_agent
+    client.get(URL)  # the key's first use is recorded once, not on every request
+
+    _one, queries_for_one = _listed_with_everything(client, 1)
+    many, queries_for_many = _listed_with_everything(client, 5)
+
+    assert queries_for_many == queries_for_one
+    assert len(many) == 5
+    shown = many[0]
+    assert shown["visitor"]["name"] and "email" in shown["visitor"]
+    assert shown["assignee"] == {"id": full_agent.pk, "name": full_agent.name}
+    assert shown["group"]["name"] == "Team 5"
+    assert [tag["name"] for tag in shown["tags"]] == ["vip-5"]
+    assert (shown["rating"], shown["page_url"], shown["ip_address"]) == (4, "https://shop.example.com/", "203.0.113.7")
+
+
+@pytest.mark.parametrize("complete", [True, False])
+def test_a_listed_conversation_reads_exactly_as_its_declared_fields_give_it(full_agent, complete):
+    extra = {"assignee": full_agent, "group": AgentGroupFactory(), "tags": [TagFactory(name="vip")], "rating": 2}
+    extra |= {"resolved_at": timezone.now(), "status": Conversation.Status.RESOLVED}
+    conversation = ConversationFactory(**(extra if complete else {"ip_address": None}))
+    conversation = Conversation.objects.select_related("visitor", "assignee", "group").get(pk=conversation.pk)
+
+    built = ConversationOutput(conversation).data
+    generic = serializers.Serializer.to_representation(ConversationOutput(), conversation)
+
+    assert built == generic
+    assert list(built) == list(ConversationOutput().fields)
 
 
 def test_search_through_the_api(full_agent):

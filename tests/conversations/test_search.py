@@ -6,6 +6,7 @@ from django.db import connection
 from django.http import QueryDict
 from django.utils import timezone
 
+from conversations.filters import ConversationFilter
 from conversations.models import Channel, Conversation, Message
 from conversations.selectors import conversation_search
 from helpdesk.errors import ServiceError
@@ -79,6 +80,14 @@ def test_several_tags_all(owner):
 
     assert search(owner, f"tag={refund.pk}&tag={vip.pk}&tag_match=all") == [both]
     assert only_refund not in search(owner, f"tag={refund.pk}&tag={vip.pk}&tag_match=all")
+
+
+def test_website_url_contains_matches_percent_and_underscore_literally(owner):
+    discounted = ConversationFactory(page_url="https://shop.example.com/sale?off=50%25_now")
+    ConversationFactory(page_url="https://shop.example.com/sale?off=50")
+
+    assert search(owner, urlencode({"url": "50%25_"})) == [discounted]
+    assert search(owner, urlencode({"url": "_"})) == [discounted]
 
 
 def test_website_url_contains_in_any_case(owner):
@@ -243,8 +252,10 @@ def test_a_moment_with_a_time_zone_offset_is_compared_in_utc(owner):
     assert search(owner, "created_after=2026-05-01T12%3A00%3A00%2B02%3A00") == []  # 10:00 UTC
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="the full-text and inet indexes exist on PostgreSQL only")
-def test_words_and_ip_ranges_can_be_searched_through_indexes_on_postgresql(owner):
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the full-text, inet and trigram indexes exist on PostgreSQL only"
+)
+def test_words_ip_ranges_and_urls_can_be_searched_through_indexes_on_postgresql(owner):
     MessageFactory(body="refund please")
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")  # a tiny table would be scanned anyway
@@ -252,5 +263,9 @@ def test_words_and_ip_ranges_can_be_searched_through_indexes_on_postgresql(owner
         words = Message.objects.filter(body__matches="refund").explain()
         addresses = conversation_search(agent=owner, params=QueryDict("ip=198.51.100.0/24")).explain()
 
+        url = ConversationFilter(data=QueryDict("url=Checkout"), queryset=Conversation.objects.all()).qs
+        urls = url.order_by().explain()
+
     assert "message_body_fts_idx" in words
     assert "conv_ip_idx" in addresses
+    assert "conv_page_url_trgm_idx" in urls

@@ -1,0 +1,115 @@
+#!/usr/bin/env python
+"""Regenerates the README's "Benchmarks" table from the result files that exist.
+
+    python bench/report.py
+
+Reads bench/results/search.json and bench/results/chat_load.json (the full runs; quick runs are CI
+checks, not figures) and rewrites what lies between `<!-- bench:start -->` and `<!-- bench:end -->`
+in README.md: each headline figure beside the issue's target, and whether it was met.
+"""
+
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+README = ROOT / "README.md"
+START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+
+# The chat load figures and their targets: (summary key, what it is, unit, target, "max" or "min").
+# A target of None is reported without a verdict.
+CHAT_LOAD = [
+    ("lost", "messages lost (load and reconnect storm)", "", 0, "max"),
+    ("doubled", "messages delivered twice", "", 0, "max"),
+    ("sustained_per_second", "messages per second sustained, nothing lost", "/s", None, "min"),
+    ("ratio_to_baseline", "sustained rate as a share of a bare Channels baseline", "", None, "min"),
+    ("visitor_to_agent_p99_ms_at_500", "visitor→agent latency p99 at 500 messages/s", " ms", None, "max"),
+    ("kb_per_idle_socket", "memory per idle visitor socket", " KB", None, "max"),
+    ("cpu_per_message_ms", "CPU per message", " ms", None, "max"),
+]
+
+
+def verdict(value, target, direction) -> str:
+    if target is None or value is None:
+        return "–"
+    met = value <= target if direction == "max" else value >= target
+    return "met" if met else "**missed**"
+
+
+def fmt(value, unit="") -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return f"{value:,}{unit}" if isinstance(value, int) else f"{value}{unit}"
+
+
+def search_rows(result: dict) -> list[str]:
+    summary = result["summary"]
+    machine = result["machine"]
+    rows = [
+        f"**Search** ({fmt(summary['conversations'])} conversations, {fmt(summary['messages'])} messages; "
+        f"{result['repetitions']} requests per query over HTTP with an API key; "
+        f"{machine['cores']} cores, load average {machine.get('load_average_1m', '–')} at the end)",
+        "",
+        "| query | API p50 | API p95 | SQL p50 | API/SQL | server CPU per request | target (API p95) | met | plan |",
+        "|---|---:|---:|---:|---:|---:|---:|---|---|",
+    ]
+    for query in result["queries"]:
+        plan = query["plan"]
+        plan_text = "index" if plan["ok"] else "**sequential scan**"
+        rows.append(
+            f"| {query['name']} | {fmt(query['api_ms']['p50'], ' ms')} | {fmt(query['api_ms']['p95'], ' ms')} "
+            f"| {fmt(query['sql_ms']['p50'], ' ms')} | {fmt(query['api_sql_ratio'])} "
+            f"| {fmt(query.get('server_cpu_ms_per_request'), ' ms')} "
+            f"| ≤ {query['target_p95_ms']} ms | {'met' if query['met'] else '**missed**'} | {plan_text} |"
+        )
+    rows += [
+        "",
+        f"Targets met: {sum(q['met'] for q in result['queries'])} of {len(result['queries'])}; "
+        f"plans using an index without scanning conversations: "
+        f"{sum(q['plan']['ok'] for q in result['queries'])} of {len(result['queries'])}.",
+    ]
+    return rows
+
+
+def chat_load_rows(result: dict) -> list[str]:
+    summary = result["summary"]
+    rows = [
+        "**Chat load**",
+        "",
+        "| figure | result | target | met |",
+        "|---|---:|---:|---|",
+    ]
+    for key, label, unit, target, direction in CHAT_LOAD:
+        value = summary.get(key)
+        bound = "–" if target is None else f"{'≤' if direction == 'max' else '≥'} {fmt(target, unit)}"
+        rows.append(f"| {label} | {fmt(value, unit)} | {bound} | {verdict(value, target, direction)} |")
+    return rows
+
+
+def table() -> str:
+    parts = []
+    for name, render in (("chat_load.json", chat_load_rows), ("search.json", search_rows)):
+        path = RESULTS / name
+        if path.exists():
+            parts.append("\n".join(render(json.loads(path.read_text()))))
+    if not parts:
+        return "No benchmark has been run yet."
+    return "\n\n".join(parts)
+
+
+def main():
+    text = README.read_text()
+    if START not in text or END not in text:
+        sys.exit(f"README.md has no {START} … {END} markers")
+    before, rest = text.split(START, 1)
+    _old, after = rest.split(END, 1)
+    README.write_text(f"{before}{START}\n{table()}\n{END}{after}")
+    used = [name for name in ("chat_load.json", "search.json") if (RESULTS / name).exists()]
+    print(f"README.md: Benchmarks table regenerated from {', '.join(used) or 'no result file'}")
+
+
+if __name__ == "__main__":
+    main()
