@@ -3,6 +3,7 @@ address) and more. The API and the dashboard's Advanced search both apply it thr
 `selectors.conversation_search`, so a filter means the same everywhere."""
 
 import ipaddress
+from datetime import UTC
 
 import django_filters
 from django import forms
@@ -94,6 +95,24 @@ class NetworkField(forms.CharField):
             raise forms.ValidationError(_("Enter an IP address or a CIDR range such as 203.0.113.0/24.")) from None
 
 
+class UtcIsoDateTimeRangeField(django_filters.fields.IsoDateTimeRangeField):
+    """A from/to range of ISO 8601 times, given to the database in UTC: Python accepts offsets up to
+    24 hours that PostgreSQL refuses (`-21:32`), and a time at the edge of year 9999 may not convert."""
+
+    def compress(self, data_list):
+        value = super().compress(data_list)
+        if value is None:
+            return None
+        try:
+            return slice(*(moment.astimezone(UTC) if moment else moment for moment in (value.start, value.stop)))
+        except OverflowError:
+            raise forms.ValidationError(_("Enter a date and time between the years 1 and 9999.")) from None
+
+
+class UtcIsoDateTimeFromToRangeFilter(django_filters.IsoDateTimeFromToRangeFilter):
+    field_class = UtcIsoDateTimeRangeField
+
+
 class RatingFilter(django_filters.NumberFilter):
     field_class = RatingField
 
@@ -116,8 +135,8 @@ class ConversationFilter(django_filters.FilterSet):
     ip = NetworkFilter(method="filter_ip", label=_("IP address or range"))
     status = django_filters.ChoiceFilter(choices=Conversation.Status.choices)
     channel = django_filters.ChoiceFilter(choices=Channel.choices)
-    created = django_filters.IsoDateTimeFromToRangeFilter(field_name="created_at")
-    resolved = django_filters.IsoDateTimeFromToRangeFilter(field_name="resolved_at")
+    created = UtcIsoDateTimeFromToRangeFilter(field_name="created_at")
+    resolved = UtcIsoDateTimeFromToRangeFilter(field_name="resolved_at")
     visitor = IdFilter(queryset=Visitor.objects.all())
     q = django_filters.CharFilter(method="filter_text", label=_("Words in the messages"))
 

@@ -219,6 +219,7 @@ def test_limited_agent_finds_only_conversations_they_may_see(agent):
         ("channel=fax", "channel"),
         ("created_after=yesterday", "created_after"),
         ("resolved_before=2026-13-45", "resolved_before"),
+        ("created_before=9999-12-31T23%3A00%3A00-14%3A00", "created_before"),
         ("visitor=-1", "visitor"),
         ("rating=5&rating=4", "rating"),
         ("q=a%00b", "q"),
@@ -230,6 +231,14 @@ def test_unknown_or_malformed_filter_is_refused_naming_it(owner, query, field):
 
     assert refused.value.field == field
     assert refused.value.http_status == 400
+
+
+def test_a_time_with_an_odd_offset_is_compared_in_utc(owner):
+    """Python reads offsets up to 24 hours; PostgreSQL refuses those beyond 15:59 (found by schemathesis)."""
+    resolved = ConversationFactory(status=Conversation.Status.RESOLVED, resolved_at=timezone.now())
+
+    assert search(owner, "resolved_after=2000-10-02T10%3A45%3A55-21%3A32&status=resolved") == [resolved]
+    assert search(owner, "resolved_after=5000-10-02T10%3A45%3A55-21%3A32&status=resolved") == []
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the full-text and inet indexes exist on PostgreSQL only")
