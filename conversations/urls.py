@@ -14,6 +14,7 @@ urlpatterns = [
     path("conversations/<int:pk>/header/", views.conversation_header, name="conversation_header"),
     path("conversations/<int:pk>/thread/", views.conversation_thread, name="conversation_thread"),
     path("conversations/<int:pk>/card/", views.conversation_card, name="conversation_card"),
+    path("conversations/<int:pk>/email-option/", views.conversation_email_option, name="conversation_email_option"),
     path("conversations/<int:pk>/messages/<int:message_id>/", views.conversation_message, name="conversation_message"),
     path("conversations/<int:pk>/join/", views.conversation_join, name="conversation_join"),
     path("conversations/<int:pk>/resolve/", views.conversation_resolve, name="conversation_resolve"),

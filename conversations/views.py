@@ -145,28 +145,29 @@ def email_context(conversation) -> dict:
     return {"email_possible": refusal is None, "email_refusal": refusal}
 
 
-def conversation_context(agent: Agent, conversation) -> dict:
-    thread = selectors.thread_items(conversation)
+def composer_context(agent: Agent, conversation) -> dict:
+    """What the composer needs: whether it may send, and whether it offers email."""
     reply = permissions.why_cannot_reply(agent, conversation)
+    # What stops the composer: the agent's own rights first, then the conversation's channel (a
+    # Messenger window that closed, a page that was disconnected).
+    channel = None if conversation.channel == Channel.WEB else events.reply_refusal(conversation, conversation.channel)
     return {
         "conversation": conversation,
-        "thread": thread,
         "visitor_left": visitor_state(conversation.visitor_id) == LEFT,
         **email_context(conversation),
-        "reasons": {
-            "reply": reply,
-            # What stops the composer: the agent's own rights first, then the conversation's channel
-            # (a Messenger window that closed, a page that was disconnected).
-            "send": reply
-            or (
-                None
-                if conversation.channel == Channel.WEB
-                else events.reply_refusal(conversation, conversation.channel)
-            ),
-            "join": permissions.why_cannot_join(agent, conversation),
-            "resolve": permissions.why_cannot_resolve(agent, conversation),
-            "transfer": permissions.why_cannot_transfer(agent, conversation),
-        },
+        "reasons": {"reply": reply, "send": reply or channel},
+    }
+
+
+def conversation_context(agent: Agent, conversation) -> dict:
+    context = composer_context(agent, conversation)
+    context["reasons"] |= {
+        "join": permissions.why_cannot_join(agent, conversation),
+        "resolve": permissions.why_cannot_resolve(agent, conversation),
+        "transfer": permissions.why_cannot_transfer(agent, conversation),
+    }
+    return context | {
+        "thread": selectors.thread_items(conversation),
         "agents": Agent.objects.filter(is_active=True, can_chat=True).exclude(pk=conversation.assignee_id),
         "groups": AgentGroup.objects.all(),
         "tags": list(conversation.tags.all()),
@@ -209,6 +210,15 @@ def conversation_card(request, pk: int):
     return render(
         request, "visitors/_card.html", card_context(request.user, conversation.visitor) | email_context(conversation)
     )
+
+
+@login_required
+@require_GET
+@answers_refusals
+def conversation_email_option(request, pk: int):
+    """The composer's "Send as email" as it is now (an agent just typed the visitor's address)."""
+    conversation = _conversation(request, pk)
+    return render(request, "conversations/_email_option.html", composer_context(request.user, conversation))
 
 
 @login_required

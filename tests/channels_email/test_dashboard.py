@@ -89,3 +89,14 @@ def test_email_conversation_rows_and_messages_carry_the_red_envelope(signed_in, 
     messages = opened.split('<li class="message')[1:]
     assert len(messages) == 2 and all(envelope in message for message in messages)
     assert '<span class="delivery-error">550 mailbox unavailable</span>' in opened
+
+
+def test_email_option_appears_once_an_agent_typed_the_address(signed_in, agent):
+    conversation = ConversationFactory(visitor__email="")
+    before = signed_in.get(f"/conversations/{conversation.pk}/email-option/").content.decode()
+    signed_in.post(f"/visitors/{conversation.visitor_id}/contact", {"field": "email", "value": "vera@example.com"})
+
+    after = signed_in.get(f"/conversations/{conversation.pk}/email-option/").content.decode()
+
+    assert '<div class="email-option" id="email-option"></div>' in before
+    assert 'name="as_email"' in after and "vera@example.com" in after

@@ -81,4 +81,14 @@ def test_failed_messenger_reply_shows_its_reason_live_and_email_goes_out_from_th
     expect(sent.locator(".channel-email")).to_have_count(1)
     expect(sent).to_have_attribute("data-delivery", "sent")
     assert mailoutbox[0].to == [f"{by_email.visitor.name} <vera@example.com>"]
+
+    # No address known: no option, and the card says why; once the agent types it in, the option appears.
+    unknown = ConversationFactory(visitor__email="", assignee=agent)
+    open_dashboard(page, server, f"/conversations/{unknown.pk}/")
+    expect(page.locator("#as-email")).to_have_count(0)
+    expect(page.locator('#visitor-card [data-why="email"]')).to_contain_text("No email address is known")
+    page.fill("#visitor-email", "nora@example.com")
+    page.locator("#visitor-email").press("Enter")
+    expect(page.locator("#as-email")).to_be_visible()
+    expect(page.locator("#goes-by-email")).to_have_count(1)
     page.context.close()

@@ -89,6 +89,7 @@ export class ConversationThread {
     } else if (frame.type === "typing" && frame.author === "visitor" && frame.conversation_id === id) {
       this.showVisitorTyping(frame.typing);
     } else if (frame.type === "visitor.updated" && frame.visitor?.id === Number(this.element.dataset.visitorId)) {
+      this.refreshEmailOption();
       this.refreshCard();
       this.refreshHeader();
     } else if ((frame.type === "visitor.left" || frame.type === "visitor.arrived") && frame.visitor?.id === Number(this.element.dataset.visitorId)) {
@@ -175,6 +176,24 @@ export class ConversationThread {
       option.querySelector("input").checked = false;
       this.showGoesByEmail(false);
     }
+  }
+
+  // The visitor's address changed: "Send as email" may appear, go, or name another address.
+  async refreshEmailOption() {
+    const id = this.conversationId;
+    const option = document.getElementById("email-option");
+    if (!option) return;
+    const response = await fetch(`/conversations/${id}/email-option/`);
+    if (!response.ok || this.conversationId !== id) return;
+    const checked = option.querySelector("[name=as_email]")?.checked;
+    const template = document.createElement("template");
+    template.innerHTML = (await response.text()).trim();
+    const fresh = template.content.firstElementChild;
+    if (!fresh) return;
+    document.getElementById("email-option")?.replaceWith(fresh);
+    const box = fresh.querySelector("[name=as_email]");
+    if (box) box.checked = Boolean(checked) && !box.closest("label").hidden;
+    this.showGoesByEmail(Boolean(box?.checked));
   }
 
   showGoesByEmail(byEmail) {
@@ -269,7 +288,9 @@ export class ConversationThread {
         form.requestSubmit();
       }
     });
-    form.querySelector("[name=as_email]")?.addEventListener("change", (event) => this.showGoesByEmail(event.target.checked));
+    form.addEventListener("change", (event) => {
+      if (event.target.name === "as_email") this.showGoesByEmail(event.target.checked);
+    });
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       const body = textarea.value.trim();
