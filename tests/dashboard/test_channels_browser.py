@@ -13,7 +13,7 @@ from helpdesk.models import Agent
 
 from ..channels_fb.factories import FacebookPageFactory, MessengerContactFactory
 from ..factories import AgentFactory, ConversationFactory, MessageFactory
-from .test_browser import browser, open_dashboard, server, signed_in_page  # noqa: F401 (reused fixtures)
+from .test_browser import browser, open_dashboard, server, shot, signed_in_page  # noqa: F401 (reused fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -65,6 +65,7 @@ def test_failed_messenger_reply_shows_its_reason_live_and_email_goes_out_from_th
     page.keyboard.press("Enter")
     expect(page.locator("#flash")).to_contain_text("More than 24 hours have passed")
     expect(page.locator("#composer-body")).to_have_value("Are you still there?")
+    shot(page, "messenger-refused")
     assert not Message.objects.filter(body="Are you still there?").exists()
 
     # A website visitor who left, with a known address: the agent answers by email.
@@ -80,6 +81,7 @@ def test_failed_messenger_reply_shows_its_reason_live_and_email_goes_out_from_th
     expect(sent).to_contain_text("We refunded your order.")
     expect(sent.locator(".channel-email")).to_have_count(1)
     expect(sent).to_have_attribute("data-delivery", "sent")
+    shot(page, "email-reply")
     assert mailoutbox[0].to == [f"{by_email.visitor.name} <vera@example.com>"]
 
     # No address known: no option, and the card says why; once the agent types it in, the option appears.

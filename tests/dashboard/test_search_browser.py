@@ -10,7 +10,7 @@ from conversations.models import Conversation
 from helpdesk.models import Agent
 
 from ..factories import AgentFactory, AgentGroupFactory, ConversationFactory, TagFactory
-from .test_browser import browser, server, signed_in_page  # noqa: F401 (fixtures and the signed-in tab, reused)
+from .test_browser import browser, server, shot, signed_in_page  # noqa: F401 (fixtures and the signed-in tab, reused)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -66,4 +66,5 @@ def test_each_advanced_filter_finds_its_conversation_and_stays_in_the_url(server
             expect(page.locator(f"#row-{wanted.pk}"), name).to_be_visible()
             expect(page.locator(f"#row-{other.pk}"), name).to_have_count(0)
             page.reload()
+    shot(page, "advanced-search-ip")
     page.context.close()
