@@ -8,11 +8,14 @@ class ChannelsEmailConfig(AppConfig):
     def ready(self):
         from anymail.signals import inbound
 
-        from conversations.events import register_deliverer
+        from conversations.events import register_deliverer, register_reply_check
         from conversations.models import Channel
 
         from . import webhooks
+        from .permissions import why_cannot_reply_by_email
         from .tasks import send_email_reply
 
         register_deliverer(Channel.EMAIL, lambda message_id: send_email_reply.delay(message_id))
+        # Consulted before a reply is stored (the socket's `channel: "email"` too), and by the composer.
+        register_reply_check(Channel.EMAIL, why_cannot_reply_by_email)
         inbound.connect(webhooks.anymail_inbound_received, dispatch_uid="channels_email.inbound")

@@ -72,3 +72,11 @@ def why_cannot_send(conversation: Conversation, *, now=None) -> str | None:
         return _("This conversation has no Messenger contact to reply to.")
     policy = send_policy(contact, now=now)
     return policy if isinstance(policy, str) else None
+
+
+def why_cannot_reply_on_messenger(conversation: Conversation) -> str | None:
+    """The Messenger reply check `conversations` consults before storing a reply on this channel: only a
+    Messenger conversation has someone to send to, and then only when `why_cannot_send` allows it."""
+    if conversation.channel != Channel.MESSENGER:
+        return _("Only a Messenger conversation can be answered on Messenger.")
+    return why_cannot_send(conversation)

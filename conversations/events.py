@@ -2,7 +2,8 @@
 
 Services publish through the hub in `helpdesk.events` with the payloads defined here. Channels that
 deliver replies elsewhere (Messenger, email) register a deliverer for their channel name, so
-`conversations` never imports them.
+`conversations` never imports them. They also register a reply check: why a reply cannot go out on
+their channel right now, which `message_create` enforces and the dashboard shows before the agent writes.
 """
 
 from collections.abc import Callable
@@ -26,6 +27,21 @@ def has_deliverer(channel: str) -> bool:
 
 def schedule_delivery(message: Message) -> None:
     transaction.on_commit(partial(_deliverers[message.channel], message.pk))
+
+
+_reply_checks: dict[str, Callable[[Conversation], str | None]] = {}
+
+
+def register_reply_check(channel: str, check: Callable[[Conversation], str | None]) -> None:
+    """`check(conversation)` says why an agent's reply cannot go out on `channel` now, or None."""
+    _reply_checks[channel] = check
+
+
+def reply_refusal(conversation: Conversation, channel: str) -> str | None:
+    """Why a reply in this conversation cannot be sent on `channel` (a closed Messenger window, an
+    unknown email address), or None; a channel without a check has nothing to refuse."""
+    check = _reply_checks.get(channel)
+    return check(conversation) if check else None
 
 
 def agent_payload(agent) -> dict | None:

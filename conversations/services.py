@@ -105,7 +105,8 @@ def message_create(
     conversation) or of an external id (within the channel) returns the stored message and changes
     nothing. A visitor's message reopens a resolved conversation; an agent's first reply on an
     unassigned conversation makes them its assignee; an agent's reply on another channel than the
-    website is handed to that channel's deliverer after commit.
+    website is refused when that channel's reply check says why it cannot go out, else handed to the
+    channel's deliverer after commit.
     """
     if author not in Message.Author.values:
         raise ServiceError(_("Unknown message author %(author)s.") % {"author": author}, field="author")
@@ -137,6 +138,8 @@ def message_create(
                 code="conflict",
                 field="channel",
             )
+        if channel != Channel.WEB and (reason := events.reply_refusal(conversation, channel)):
+            raise ServiceError(reason, code="conflict", field="channel")
 
     now = timezone.now()
     delivery = Message.Delivery.PENDING if agent is not None and channel != Channel.WEB else Message.Delivery.NONE

@@ -11,20 +11,43 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, QueryDict
 from django.shortcuts import render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import reswap, retarget
 
 from helpdesk.errors import ServiceError
 from helpdesk.models import Agent, AgentGroup
 from helpdesk.views import shell_context, visitor_states_of
+from visitors.presence import LEFT, visitor_state
 from visitors.views import card_context
 
-from . import permissions, selectors, services
+from . import events, permissions, selectors, services
 from .filters import ConversationFilter
-from .models import Tag
+from .models import Channel, Message, Tag
 
 # The search form's fields are the shared FilterSet's own parameters (the REST API takes the same).
 SEARCH_FIELDS = tuple(ConversationFilter.parameters())
+
+# The search form's labels, so a refused filter is named the way the agent saw it.
+SEARCH_LABELS = {
+    "q": gettext_lazy("Search"),
+    "rating": gettext_lazy("Rating"),
+    "rating_min": gettext_lazy("Rating at least"),
+    "rating_max": gettext_lazy("Rating at most"),
+    "agent": gettext_lazy("Agent"),
+    "group": gettext_lazy("Group"),
+    "tag": gettext_lazy("Tags"),
+    "tag_match": gettext_lazy("Match"),
+    "url": gettext_lazy("Website URL contains"),
+    "ip": gettext_lazy("IP address (or range, e.g. 203.0.113.0/24)"),
+    "created_after": gettext_lazy("Started after"),
+    "created_before": gettext_lazy("Started before"),
+    "resolved_after": gettext_lazy("Resolved after"),
+    "resolved_before": gettext_lazy("Resolved before"),
+    "channel": gettext_lazy("Channel"),
+    "status": gettext_lazy("Status"),
+    "visitor": gettext_lazy("Visitor id"),
+}
 
 
 def refusal(request, error: ServiceError) -> HttpResponse:
@@ -113,17 +136,38 @@ def conversation_row(request, pk: int):
 # --- The conversation in the centre ----------------------------------------------------------------
 
 
-def conversation_context(agent: Agent, conversation) -> dict:
-    thread = selectors.thread_items(conversation)
+def email_context(conversation) -> dict:
+    """On a website chat, answering by email is offered once the visitor has left the website and their
+    address is known; when it is not, the visitor card says why (the email channel's reply check)."""
+    if conversation.channel != Channel.WEB or not events.has_deliverer(Channel.EMAIL):
+        return {"email_possible": False, "email_refusal": None}
+    refusal = events.reply_refusal(conversation, Channel.EMAIL)
+    return {"email_possible": refusal is None, "email_refusal": refusal}
+
+
+def composer_context(agent: Agent, conversation) -> dict:
+    """What the composer needs: whether it may send, and whether it offers email."""
+    reply = permissions.why_cannot_reply(agent, conversation)
+    # What stops the composer: the agent's own rights first, then the conversation's channel (a
+    # Messenger window that closed, a page that was disconnected).
+    channel = None if conversation.channel == Channel.WEB else events.reply_refusal(conversation, conversation.channel)
     return {
         "conversation": conversation,
-        "thread": thread,
-        "reasons": {
-            "reply": permissions.why_cannot_reply(agent, conversation),
-            "join": permissions.why_cannot_join(agent, conversation),
-            "resolve": permissions.why_cannot_resolve(agent, conversation),
-            "transfer": permissions.why_cannot_transfer(agent, conversation),
-        },
+        "visitor_left": visitor_state(conversation.visitor_id) == LEFT,
+        **email_context(conversation),
+        "reasons": {"reply": reply, "send": reply or channel},
+    }
+
+
+def conversation_context(agent: Agent, conversation) -> dict:
+    context = composer_context(agent, conversation)
+    context["reasons"] |= {
+        "join": permissions.why_cannot_join(agent, conversation),
+        "resolve": permissions.why_cannot_resolve(agent, conversation),
+        "transfer": permissions.why_cannot_transfer(agent, conversation),
+    }
+    return context | {
+        "thread": selectors.thread_items(conversation),
         "agents": Agent.objects.filter(is_active=True, can_chat=True).exclude(pk=conversation.assignee_id),
         "groups": AgentGroup.objects.all(),
         "tags": list(conversation.tags.all()),
@@ -154,6 +198,39 @@ def conversation_page(request, pk: int):
 def conversation_header(request, pk: int):
     conversation = _conversation(request, pk)
     return render(request, "conversations/_header.html", conversation_context(request.user, conversation))
+
+
+@login_required
+@require_GET
+@answers_refusals
+def conversation_card(request, pk: int):
+    """The visitor card beside this conversation (refreshed live): the card plus what only the
+    conversation knows, such as why the visitor cannot be answered by email."""
+    conversation = _conversation(request, pk)
+    return render(
+        request, "visitors/_card.html", card_context(request.user, conversation.visitor) | email_context(conversation)
+    )
+
+
+@login_required
+@require_GET
+@answers_refusals
+def conversation_email_option(request, pk: int):
+    """The composer's "Send as email" as it is now (an agent just typed the visitor's address)."""
+    conversation = _conversation(request, pk)
+    return render(request, "conversations/_email_option.html", composer_context(request.user, conversation))
+
+
+@login_required
+@require_GET
+@answers_refusals
+def conversation_message(request, pk: int, message_id: int):
+    """One message as the thread shows it now: its delivery state changes live (sent, failed and why)."""
+    conversation = _conversation(request, pk)
+    message = Message.objects.filter(conversation=conversation, pk=message_id).select_related("agent").first()
+    if message is None:
+        raise ServiceError(_("There is no such message."), code="not_found", field="message_id")
+    return render(request, "conversations/_message.html", {"conversation": conversation, "message": message})
 
 
 @login_required
@@ -277,14 +354,21 @@ def resolved_search(request):
     searching = bool(filters)
     if searching and "status" not in filters:
         filters["status"] = "resolved"  # the search of the Resolved tab, unless the agent chose a status
+    error = None
     if searching:
-        offset = _int(request, "offset") or 0
-        size = settings.DASHBOARD_PAGE_SIZE
-        found = list(
-            selectors.with_row_details(selectors.conversation_search(agent=request.user, params=filters), request.user)[
-                offset : offset + size + 1
-            ]
-        )
+        try:
+            offset = _int(request, "offset") or 0
+            size = settings.DASHBOARD_PAGE_SIZE
+            found = list(
+                selectors.with_row_details(
+                    selectors.conversation_search(agent=request.user, params=filters), request.user
+                )[offset : offset + size + 1]
+            )
+        except ServiceError as refused:
+            if request.htmx:
+                raise
+            # A whole page keeps the form with what the agent typed, and names the filter at fault.
+            error, found, offset, size = refused, [], 0, 0
         rows, next_offset = found[:size], (offset + size if len(found) > size else None)
         next_query = params.copy()
         if next_offset is not None:
@@ -305,7 +389,9 @@ def resolved_search(request):
         "groups": AgentGroup.objects.all(),
         "all_tags": Tag.objects.all(),
         "chosen_tags": params.getlist("tag"),
+        "error": error,
+        "error_label": SEARCH_LABELS.get(error.field, error.field) if error else None,
     }
     if request.htmx and request.GET.get("rows") == "1":
         return render(request, "conversations/_search_rows.html", context)
-    return render(request, "conversations/resolved.html", context)
+    return render(request, "conversations/resolved.html", context, status=error.http_status if error else 200)

@@ -28,6 +28,7 @@ urlpatterns = [
     path("", include("channels_email.urls")),
     path("channels/facebook/", include("channels_fb.urls")),
     path("api/v1/", include("helpdesk.api_urls")),
+    path("", include("notifications.urls")),
 ]
 
 if settings.DEBUG:

@@ -266,9 +266,10 @@ def test_echo_of_our_own_reply_is_not_stored_again(deliver):
 
 def test_echo_without_metadata_is_recognised_by_the_mid_we_stored(deliver, agent):
     deliver("message_text")
-    reply = conversation_services.message_create(
-        conversation=Conversation.objects.get(), author="agent", agent=agent, body="Your parcel is on its way."
-    )
+    with time_machine.travel("2026-11-20T09:16:00Z", tick=False):  # within 24 hours of the customer's message
+        reply = conversation_services.message_create(
+            conversation=Conversation.objects.get(), author="agent", agent=agent, body="Your parcel is on its way."
+        )
     echo = fixture_payload("echo_of_our_reply")
     echoed = echo["entry"][0]["messaging"][0]["message"]
     del echoed["metadata"]

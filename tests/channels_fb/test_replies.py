@@ -10,6 +10,7 @@ from channels_fb.models import FacebookPage, SentPart
 from channels_fb.tasks import send_message
 from conversations import services as conversation_services
 from conversations.models import Channel, Message
+from helpdesk.errors import ServiceError
 
 from ..factories import ConversationFactory
 from .factories import PAGE_ID, PSID, MessengerContactFactory
@@ -85,25 +86,45 @@ def test_reply_after_24_hours_uses_the_human_agent_tag_when_the_owner_enabled_it
     assert graph.sent()[0]["tag"] == "HUMAN_AGENT"
 
 
-def test_reply_after_24_hours_without_the_tag_fails_with_the_reason_and_is_not_sent(reply, graph, contact):
+def test_reply_after_24_hours_without_the_tag_is_refused_with_the_reason_and_not_stored(reply, graph, contact):
     customer_wrote(contact, timedelta(hours=25))
 
-    message = reply()
+    with pytest.raises(ServiceError) as refused:
+        reply()
 
-    assert message.delivery_status == Message.Delivery.FAILED
-    assert "24 hours" in message.delivery_error
+    assert refused.value.field == "channel"
+    assert "24 hours" in refused.value.message
+    assert not Message.objects.filter(author=Message.Author.AGENT).exists()
     assert graph.requests == []
 
 
-def test_reply_after_7_days_fails_even_with_the_tag(reply, graph, page, contact):
+def test_reply_after_7_days_is_refused_even_with_the_tag(reply, graph, page, contact):
     page.human_agent_enabled = True
     page.save()
     customer_wrote(contact, timedelta(days=7, minutes=1))
 
-    message = reply()
+    with pytest.raises(ServiceError) as refused:
+        reply()
 
+    assert "7 days" in refused.value.message
+    assert graph.requests == []
+
+
+def test_window_that_closes_before_the_send_fails_the_stored_reply_with_the_reason(
+    conversation, agent, contact, graph, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        message = conversation_services.message_create(
+            conversation=conversation, author="agent", agent=agent, body="Your parcel left."
+        )
+    customer_wrote(contact, timedelta(hours=25))  # the worker picks the reply up late
+
+    for callback in callbacks:
+        callback()
+
+    message.refresh_from_db()
     assert message.delivery_status == Message.Delivery.FAILED
-    assert "7 days" in message.delivery_error
+    assert "24 hours" in message.delivery_error
     assert graph.requests == []
 
 
@@ -200,12 +221,13 @@ def test_expired_token_disconnects_the_page_fails_the_reply_and_tells_the_owner(
 
 def test_after_the_token_expired_the_next_reply_is_refused_before_sending(reply, graph, owner, mailoutbox):
     graph.answer(*SEND, TOKEN_EXPIRED)
-    reply()
+    first = reply()
 
-    second = reply("Anyone there?")
+    with pytest.raises(ServiceError) as refused:
+        reply("Anyone there?")
 
-    assert second.delivery_status == Message.Delivery.FAILED
-    assert "access token" in second.delivery_error
+    assert first.delivery_status == Message.Delivery.FAILED
+    assert "access token" in refused.value.message
     assert len(graph.requests) == 1
     assert len(mailoutbox) == 1  # the owner is told once
 

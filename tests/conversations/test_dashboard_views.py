@@ -343,3 +343,29 @@ def test_live_catch_up_returns_only_what_came_after(client, full_agent):
 
     assert f'id="message-{newer.pk}"' in page
     assert "seen already" not in page and "joined" not in page
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "named"),
+    [
+        ("ip=999.1.1.1", "ip", "IP address (or range, e.g. 203.0.113.0/24): Enter an IP address"),
+        ("rating=9", "rating", "Rating: Ensure this value is less than or equal to 5."),
+        ("tag=cheese", "tag", "Tags:"),
+        ("created_after=yesterday", "created_after", "Started after:"),
+    ],
+)
+def test_malformed_search_filter_is_refused_naming_the_field_and_keeps_the_form(signed_in, query, field, named):
+    response = signed_in.get(f"/resolved/?advanced=1&{query}")
+
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert f'data-field="{field}">{named}' in page
+    assert 'class="search-form"' in page
+
+
+def test_malformed_search_filter_from_htmx_is_refused_in_the_message_area(signed_in):
+    response = signed_in.get("/resolved/?rating=9&rows=1", HTTP_HX_REQUEST="true")
+
+    assert response.status_code == 400
+    assert response["HX-Retarget"] == "#flash"
+    assert b'data-field="rating"' in response.content

@@ -230,6 +230,7 @@ def test_limited_agent_finds_only_conversations_they_may_see(agent):
         ("resolved_before=2026-13-45", "resolved_before"),
         ("resolved_after=5000-10-02T10%3A45%3A55-21%3A32", "resolved_after"),  # no time zone is 21 hours off
         ("created_before=9999-12-31T23%3A00%3A00-05%3A00", "created_before"),  # past the year 9999 in UTC
+        ("created_before=9999-12-31T23%3A00%3A00-14%3A00", "created_before"),
         ("visitor=-1", "visitor"),
         ("rating=5&rating=4", "rating"),
         ("q=a%00b", "q"),

@@ -225,6 +225,8 @@ def test_reply_on_a_delivering_channel_is_pending_and_handed_over_after_commit(
     delivered = []
     # The real Messenger deliverer comes back after the test (monkeypatch restores it).
     monkeypatch.setitem(events._deliverers, Channel.MESSENGER, delivered.append)
+    # Only the hand-over is tested here, not Messenger's reply window.
+    monkeypatch.delitem(events._reply_checks, Channel.MESSENGER, raising=False)
     messenger_conversation = ConversationFactory(channel=Channel.MESSENGER)
     with django_capture_on_commit_callbacks(execute=True):
         message = services.message_create(conversation=messenger_conversation, author="agent", agent=agent, body="Hi")
@@ -572,6 +574,7 @@ def test_every_change_is_a_history_row_with_its_actor(visitor, agent, full_agent
 @pytest.fixture
 def pending_reply(agent, monkeypatch):
     monkeypatch.setitem(events._deliverers, Channel.EMAIL, lambda message_id: None)
+    monkeypatch.delitem(events._reply_checks, Channel.EMAIL, raising=False)
     conversation = ConversationFactory(channel=Channel.EMAIL)
     return services.message_create(conversation=conversation, author="agent", agent=agent, body="Hi")
 

@@ -24,6 +24,7 @@ export class ConversationThread {
     this.flash = flash;
     this.watching = null;
     this.fetching = null;
+    this.sending = new Map(); // client id -> text, until acknowledged, so a refused reply is not lost
     socket.addEventListener("connected", () => this.watch());
     socket.addEventListener("reconnected", () => this.watch());
     socket.addEventListener("frame", (event) => this.onFrame(event.detail));
@@ -74,9 +75,12 @@ export class ConversationThread {
   onFrame(frame) {
     const id = this.conversationId;
     if (!id) return;
+    if (frame.type === "message.ack") this.sending.delete(frame.client_id);
     if (frame.type === "conversation.sync" && frame.conversation.id === id) {
       this.catchUp(); // whatever came while we were away, rendered by the server
       this.refreshHeader();
+    } else if (frame.type === "message.updated" && frame.conversation?.id === id) {
+      this.refreshMessage(frame.message.id); // sent, delivered, read, or failed with the reason
     } else if (frame.conversation?.id === id && frame.type.startsWith("message.")) {
       this.catchUp();
     } else if (frame.conversation?.id === id && frame.type.startsWith("conversation.")) {
@@ -85,12 +89,15 @@ export class ConversationThread {
     } else if (frame.type === "typing" && frame.author === "visitor" && frame.conversation_id === id) {
       this.showVisitorTyping(frame.typing);
     } else if (frame.type === "visitor.updated" && frame.visitor?.id === Number(this.element.dataset.visitorId)) {
+      this.refreshEmailOption();
       this.refreshCard();
       this.refreshHeader();
     } else if ((frame.type === "visitor.left" || frame.type === "visitor.arrived") && frame.visitor?.id === Number(this.element.dataset.visitorId)) {
+      this.offerEmail(frame.type === "visitor.left");
       this.refreshCard();
     } else if (frame.type === "error") {
       this.showError(frame.message);
+      this.restoreRefused(frame.ref);
     }
   }
 
@@ -147,6 +154,53 @@ export class ConversationThread {
     }
   }
 
+  // A message already shown whose delivery changed: the server renders it again, in place.
+  async refreshMessage(messageId) {
+    const id = this.conversationId;
+    const shown = document.getElementById(`message-${messageId}`);
+    if (!shown) return this.catchUp();
+    const response = await fetch(`/conversations/${id}/messages/${messageId}/`);
+    if (!response.ok || this.conversationId !== id) return;
+    const template = document.createElement("template");
+    template.innerHTML = (await response.text()).trim();
+    const fresh = template.content.firstElementChild;
+    if (fresh) document.getElementById(`message-${messageId}`)?.replaceWith(fresh);
+  }
+
+  // "Send as email" is offered while the visitor is away from the website (and their address known).
+  offerEmail(visitorLeft) {
+    const option = document.getElementById("as-email");
+    if (!option) return;
+    option.hidden = !visitorLeft;
+    if (!visitorLeft) {
+      option.querySelector("input").checked = false;
+      this.showGoesByEmail(false);
+    }
+  }
+
+  // The visitor's address changed: "Send as email" may appear, go, or name another address.
+  async refreshEmailOption() {
+    const id = this.conversationId;
+    const option = document.getElementById("email-option");
+    if (!option) return;
+    const response = await fetch(`/conversations/${id}/email-option/`);
+    if (!response.ok || this.conversationId !== id) return;
+    const checked = option.querySelector("[name=as_email]")?.checked;
+    const template = document.createElement("template");
+    template.innerHTML = (await response.text()).trim();
+    const fresh = template.content.firstElementChild;
+    if (!fresh) return;
+    document.getElementById("email-option")?.replaceWith(fresh);
+    const box = fresh.querySelector("[name=as_email]");
+    if (box) box.checked = Boolean(checked) && !box.closest("label").hidden;
+    this.showGoesByEmail(Boolean(box?.checked));
+  }
+
+  showGoesByEmail(byEmail) {
+    const note = document.getElementById("goes-by-email");
+    if (note) note.hidden = !byEmail;
+  }
+
   async refreshHeader() {
     const header = document.getElementById("conversation-header");
     if (!header || header.contains(document.activeElement)) return;
@@ -160,7 +214,7 @@ export class ConversationThread {
   async refreshCard() {
     const card = this.card;
     if (!card || !this.element || card.contains(document.activeElement)) return;
-    const response = await fetch(`/visitors/${this.element.dataset.visitorId}/card`);
+    const response = await fetch(`/conversations/${this.conversationId}/card/`);
     if (response.ok) {
       card.innerHTML = await response.text();
       window.htmx?.process(card);
@@ -173,6 +227,15 @@ export class ConversationThread {
     clearTimeout(this.typingTimer);
     indicator.hidden = !typing;
     if (typing) this.typingTimer = setTimeout(() => (indicator.hidden = true), TYPING_CLEARS_AFTER_MS);
+  }
+
+  // A reply the server refused (no email known, a closed Messenger window) comes back to the composer.
+  restoreRefused(clientId) {
+    const body = this.sending.get(clientId);
+    if (body === undefined) return;
+    this.sending.delete(clientId);
+    const textarea = document.querySelector("#composer textarea");
+    if (textarea && !textarea.value.trim()) textarea.value = body;
   }
 
   showError(message) {
@@ -225,11 +288,15 @@ export class ConversationThread {
         form.requestSubmit();
       }
     });
+    form.addEventListener("change", (event) => {
+      if (event.target.name === "as_email") this.showGoesByEmail(event.target.checked);
+    });
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       const body = textarea.value.trim();
       if (!body) return;
       const frame = { type: "message.send", conversation_id: this.conversationId, client_id: clientId(), body };
+      this.sending.set(frame.client_id, body);
       if (form.querySelector("[name=as_email]")?.checked) frame.channel = "email";
       this.socket.send(frame);
       textarea.value = "";
