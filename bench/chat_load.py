@@ -21,8 +21,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -31,14 +29,12 @@ from pathlib import Path
 import psutil
 from websockets.asyncio.client import connect
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results"
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.stack import RESULTS, Server, fresh_database, percentiles, production_environment, setup_django
 
 DATABASE = os.environ.get("BENCH_DATABASE", "helpdesk_bench")
-PG_URL = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
-SECRET = "bench-secret-key-not-for-production"
 
 QUICK = {"visitors": 40, "agents": 3, "steps": [25, 50], "step_seconds": 3, "idle_sockets": 200, "storm_rate": 25}
 FULL = {
@@ -53,38 +49,14 @@ DRAIN_SECONDS = 10
 
 
 def environment() -> dict:
-    return {
-        **os.environ,
-        "DEBUG": "0",
-        "SECRET_KEY": SECRET,
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "SECURE_COOKIES": "0",
-        "DATABASE_URL": f"{PG_URL}/{DATABASE}",
-        "REDIS_URL": REDIS_URL,
-        "CELERY_EMBEDDED_WORKER": "0",
-        "LOG_LEVEL": "WARNING",
-        "DJANGO_SETTINGS_MODULE": "helpdesk.settings",
-    }
+    return production_environment(database=DATABASE, redis_url=REDIS_URL)
 
 
 def fresh_services():
-    import psycopg
     import redis
 
-    with psycopg.connect(f"{PG_URL}/postgres", autocommit=True) as pg:
-        pg.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-        pg.execute(f'CREATE DATABASE "{DATABASE}"')
+    fresh_database(DATABASE)
     redis.Redis.from_url(REDIS_URL).flushdb()
-
-
-def setup_django():
-    os.environ.update(environment())
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
 
 
 def agent_cookies(count: int) -> list[str]:
@@ -106,76 +78,6 @@ def agent_cookies(count: int) -> list[str]:
         session.save()
         cookies.append(f"{settings.SESSION_COOKIE_NAME}={session.session_key}")
     return cookies
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Server:
-    def __init__(self, app: str):
-        self.port = free_port()
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                app,
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--log-level",
-                "warning",
-                "--no-access-log",
-            ],
-            cwd=ROOT,
-            env=environment(),
-        )
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    raise RuntimeError(f"{app} did not start") from None
-                time.sleep(0.1)
-        self.ps = psutil.Process(self.process.pid)
-
-    def ws(self, path: str) -> str:
-        return f"ws://127.0.0.1:{self.port}{path}"
-
-    @property
-    def origin(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def rss(self) -> int:
-        return self.ps.memory_info().rss
-
-    def cpu(self) -> float:
-        times = self.ps.cpu_times()
-        return times.user + times.system
-
-    def stop(self):
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-
-
-def percentiles(values: list[float]) -> dict:
-    if not values:
-        return {"p50": None, "p95": None, "p99": None}
-    ordered = sorted(values)
-
-    def pick(q):
-        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 2)
-
-    return {"p50": pick(0.50), "p95": pick(0.95), "p99": pick(0.99)}
 
 
 # --- Clients -------------------------------------------------------------------------------------
@@ -573,15 +475,21 @@ def main():
     config = QUICK if args.quick else FULL
 
     fresh_services()
-    setup_django()
+    setup_django(environment())
     cookies = agent_cookies(config["agents"])
     print(
         f"Chat load ({'quick' if args.quick else 'full'}): {config['visitors']} visitors, {config['agents']} agents",
         flush=True,
     )
 
-    helpdesk_servers = [Server("helpdesk.asgi:application"), Server("helpdesk.asgi:application")]
-    baseline_servers = [Server("bench.baseline:application"), Server("bench.baseline:application")]
+    helpdesk_servers = [
+        Server("helpdesk.asgi:application", environment()),
+        Server("helpdesk.asgi:application", environment()),
+    ]
+    baseline_servers = [
+        Server("bench.baseline:application", environment()),
+        Server("bench.baseline:application", environment()),
+    ]
     try:
         helpdesk = asyncio.run(helpdesk_run(config, helpdesk_servers, cookies))
         baseline = asyncio.run(baseline_run(config, baseline_servers))

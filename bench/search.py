@@ -27,24 +27,20 @@ import datetime
 import json
 import os
 import signal
-import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results"
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import psutil  # noqa: E402
 from search_data import TAG_NAMES, Dataset  # noqa: E402
+from stack import PG_URL, RESULTS, Server, fresh_database, percentiles, production_environment, setup_django  # noqa: E402
 
 DATABASE = os.environ.get("BENCH_SEARCH_DATABASE", "helpdesk_search_bench")
-PG_URL = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
-SECRET = "bench-secret-key-not-for-production"
 
 QUICK = {"conversations": 20_000, "repetitions": 10, "warmup": 2}
 FULL = {"conversations": 1_000_000, "repetitions": 100, "warmup": 5}
@@ -60,39 +56,8 @@ LOADED_TABLES = [
 
 
 def environment() -> dict:
-    return {
-        **os.environ,
-        "DEBUG": "0",
-        "SECRET_KEY": SECRET,
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "SECURE_COOKIES": "0",
-        "DATABASE_URL": f"{PG_URL}/{DATABASE}",
-        "REDIS_URL": REDIS_URL,
-        "CELERY_EMBEDDED_WORKER": "0",
-        "LOG_LEVEL": "WARNING",
-        # The benchmark asks far faster than a client may: the limit is not what is measured.
-        "API_RATE_LIMIT": "1000000/min",
-        "DJANGO_SETTINGS_MODULE": "helpdesk.settings",
-    }
-
-
-def fresh_database():
-    import psycopg
-
-    with psycopg.connect(f"{PG_URL}/postgres", autocommit=True) as pg:
-        pg.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-        pg.execute(f'CREATE DATABASE "{DATABASE}"')
-
-
-def setup_django(migrate: bool):
-    os.environ.update(environment())
-    import django
-
-    django.setup()
-    if migrate:
-        from django.core.management import call_command
-
-        call_command("migrate", verbosity=0)
+    # The benchmark asks far faster than a client may: the rate limit is not what is measured.
+    return production_environment(database=DATABASE, redis_url=REDIS_URL, API_RATE_LIMIT="1000000/min")
 
 
 def connect():
@@ -387,15 +352,6 @@ def verdict(pg, sql: str, full_text: bool, strict: bool) -> dict:
     return {"ok": ok, "indexes": indexes, "seq_scans": scanned}
 
 
-def percentiles(values: list[float]) -> dict:
-    ordered = sorted(values)
-
-    def pick(q):
-        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 2)
-
-    return {"p50": pick(0.50), "p95": pick(0.95)}
-
-
 def time_sql(pg, statements: list[str], config) -> dict:
     for _ in range(config["warmup"]):
         for sql in statements:
@@ -406,7 +362,7 @@ def time_sql(pg, statements: list[str], config) -> dict:
         for sql in statements:
             pg.execute(sql).fetchall()
         samples.append(time.perf_counter() - t)
-    return percentiles(samples)
+    return percentiles(samples, quantiles=(0.50, 0.95))
 
 
 def time_api(client, server, params, config) -> tuple[dict, int, float]:
@@ -423,69 +379,17 @@ def time_api(client, server, params, config) -> tuple[dict, int, float]:
         samples.append(time.perf_counter() - t)
         response.raise_for_status()
     cpu_ms = round((server.cpu() - cpu_before) / config["repetitions"] * 1000, 2)
-    return percentiles(samples), len(response.json()["results"]), cpu_ms
+    return percentiles(samples, quantiles=(0.50, 0.95)), len(response.json()["results"]), cpu_ms
 
 
 # --- The server -----------------------------------------------------------------------------------
-
-
-UVICORN = [
-    sys.executable,
-    "-m",
-    "uvicorn",
-    "helpdesk.asgi:application",
-    "--host",
-    "127.0.0.1",
-    "--log-level",
-    "warning",
-    "--no-access-log",
-]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Server:
-    """One uvicorn process serving the helpdesk in production mode."""
-
-    def __init__(self):
-        self.port = free_port()
-        self.process = subprocess.Popen(
-            [*UVICORN, "--port", str(self.port)],
-            cwd=ROOT,
-            env=environment(),
-        )
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    raise RuntimeError("the helpdesk did not start") from None
-                time.sleep(0.1)
-
-    def cpu(self) -> float:
-        times = psutil.Process(self.process.pid).cpu_times()
-        return times.user + times.system
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def stop(self):
-        self.process.terminate()
-        self.process.wait(timeout=20)
 
 
 def run_queries(config, key: str) -> list[dict]:
     import httpx
 
     queries = query_set()
-    server = Server()
+    server = Server("helpdesk.asgi:application", environment())
     results = []
     try:
         headers = {"Authorization": f"Bearer {key}"}
@@ -540,7 +444,7 @@ def main():
     RESULTS.mkdir(parents=True, exist_ok=True)
 
     if args.reuse:
-        setup_django(migrate=False)
+        setup_django(environment(), migrate=False)
         from helpdesk.models import ApiKey
         from helpdesk.services import api_key_create
 
@@ -556,8 +460,8 @@ def main():
             f"Search ({'quick' if args.quick else 'full'}): loading {config['conversations']:,} conversations",
             flush=True,
         )
-        fresh_database()
-        setup_django(migrate=True)
+        fresh_database(DATABASE)
+        setup_django(environment(), migrate=True)
         loaded = load(config)
         print(f"  loaded {loaded['rows']} in {loaded['total_seconds']} s", flush=True)
 
