@@ -314,9 +314,11 @@ async function upload({ session, sequence, data }, attempt = 0) {
   }
   if (response && response.ok) return;
   if (response && ![429, 502, 503, 504].includes(response.status)) {
-    let reason = `HTTP ${response.status}`;
-    try { reason = (await response.json()).message || reason; } catch { /* not JSON */ }
-    return stopRecording(reason);
+    let error = {};
+    try { error = await response.json(); } catch { /* not JSON */ }
+    // The visit this session belonged to is over (the visitor left and came back): start a new one.
+    if (response.status === 409 && error.field === "session") return tell({ type: "recording", renew: session });
+    return stopRecording(error.message || `HTTP ${response.status}`);
   }
   if (attempt >= 5) return stopRecording("the helpdesk keeps refusing batches");
   recordingPause = Date.now() + 2000 * 2 ** attempt;

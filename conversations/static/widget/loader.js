@@ -139,7 +139,9 @@
       store("sessionStorage", openKey, state === "open" ? "1" : null);
       place();
     } else if (data.type === "recording") {
-      if (data.stop) stopRecording(); else startRecording(data);
+      if (data.stop) stopRecording();
+      else if (data.renew) { if (recorder && recorder.renew) recorder.renew(data.renew); }
+      else startRecording(data);
     } else if (data.type === "event") {
       var fns = listeners[data.name] || [];
       for (var j = 0; j < fns.length; j++) {

@@ -116,6 +116,15 @@
     events = [];
   }
 
+  // The helpdesk finished this session's recording (the visitor had left): the page goes on in a new one.
+  hub.renew = function (session) {
+    if (stopped || session !== state.session) return;
+    state = { session: uuid(), next: 0 };
+    storage(hub.key, state);
+    events = [];
+    if (stopRrweb) w.rrwebRecord.record.takeFullSnapshot(true);
+  };
+
   hub.stop = function () {
     stopped = true;
     events = [];
