@@ -290,6 +290,8 @@ class VisitorConsumer(JsonProtocolConsumer):
             else None,
             "messages": message_frames(conversation.pk, last_message_id, public=True) if conversation else [],
             "agents_online": account_selectors.any_agent_available(),
+            # Whether the chat box records the visit (the website and the page may still say no).
+            "recording": Account.load().recording_enabled,
         }
 
     @staticmethod

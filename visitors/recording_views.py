@@ -4,7 +4,7 @@ import json
 from urllib.parse import urlsplit
 
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
@@ -80,7 +80,9 @@ def recording_data(request, recording_id: int):
     recording = get_object_or_404(Recording, pk=recording_id, status=Recording.Status.READY)
     if not recording.file:
         raise Http404
-    response = FileResponse(recording.file.open("rb"), content_type="application/json")
+    # Read whole (bounded by the recording size limit): under ASGI a file response is buffered anyway.
+    with recording.file.open("rb") as stored:
+        response = HttpResponse(stored.read(), content_type="application/json")
     response["Content-Encoding"] = "gzip"
     response["Cache-Control"] = "private, max-age=3600"
     return response

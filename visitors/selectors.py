@@ -1,4 +1,4 @@
-"""Reads of visitors: search by name, email or phone."""
+"""Reads of visitors: search by name, email or phone; their notes and recorded visits."""
 
 from collections.abc import Mapping
 
@@ -7,7 +7,7 @@ from django.utils.translation import gettext as _
 
 from helpdesk.errors import ServiceError
 
-from .models import PageView, Visitor, VisitorNote
+from .models import PageView, Recording, Visitor, VisitorNote
 
 SEARCH_MAX_LENGTH = 200
 
@@ -50,3 +50,23 @@ def visitor_note_get(*, visitor_id: int, note_id: int) -> VisitorNote:
 
 def visitor_page_views(*, visitor_id: int) -> QuerySet[PageView]:
     return visitor_get(visitor_id=visitor_id).page_views.order_by("-viewed_at", "-id")
+
+
+RECORDINGS_SHOWN = 20
+
+
+def visitor_recordings(visitor: Visitor) -> list[Recording]:
+    """The visitor's finished recordings an agent can play, newest first, in one query."""
+    return list(
+        Recording.objects.filter(visitor=visitor, status=Recording.Status.READY).order_by("-started_at", "-id")[
+            :RECORDINGS_SHOWN
+        ]
+    )
+
+
+def recording_enabled() -> bool:
+    """Whether the account records visits (it does until the owner switches it off)."""
+    from helpdesk.models import Account
+
+    enabled = Account.objects.filter(pk=1).values_list("recording_enabled", flat=True).first()
+    return True if enabled is None else enabled

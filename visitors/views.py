@@ -11,7 +11,7 @@ from django_htmx.http import reswap, retarget
 from helpdesk.errors import ServiceError
 from helpdesk.permissions import why_cannot_write
 
-from . import services
+from . import selectors, services
 from .models import Visitor, VisitorNote
 from .presence import visitor_state
 
@@ -26,6 +26,8 @@ def card_context(agent, visitor: Visitor) -> dict:
         "visitor_conversations": visitor.conversations.select_related("assignee").order_by("-created_at")[:50],
         "page_views": visitor.page_views.all()[:PAGE_VIEWS_SHOWN],
         "edit_refusal": why_cannot_write(agent),
+        "recordings": selectors.visitor_recordings(visitor),
+        "recording_enabled": selectors.recording_enabled(),
     }
 
 

@@ -521,3 +521,17 @@ async def test_the_group_a_conversation_leaves_hears_of_the_transfer():
     transferred = await receive_type(seller_ws, "conversation.transferred")
     assert transferred["conversation"]["group_id"] == support.pk
     await seller_ws.disconnect()
+
+
+async def test_the_welcome_tells_the_chat_box_whether_the_account_records_visits():
+    account = await sync_to_async(Account.load)()
+    account.recording_enabled = True
+    await account.asave()
+    recorded_ws, recorded = await visitor_socket()
+    account.recording_enabled = False
+    await account.asave()
+    unrecorded_ws, unrecorded = await visitor_socket()
+
+    assert (recorded["recording"], unrecorded["recording"]) == (True, False)
+    await recorded_ws.disconnect()
+    await unrecorded_ws.disconnect()

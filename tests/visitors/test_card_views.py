@@ -3,7 +3,8 @@
 import pytest
 from django.test import Client
 
-from visitors.models import PageView, VisitorNote
+from helpdesk.models import Account
+from visitors.models import PageView, Recording, VisitorNote
 
 from ..factories import AgentFactory, ConversationFactory, VisitorFactory
 
@@ -16,7 +17,7 @@ def signed_in(client, agent):
     return client
 
 
-def test_card_shows_contact_location_browser_history_custom_data_and_a_place_for_recordings(signed_in):
+def test_card_shows_contact_location_browser_history_and_custom_data(signed_in):
     visitor = VisitorFactory(
         name="Vera Visitor",
         email="vera@example.com",
@@ -39,7 +40,6 @@ def test_card_shows_contact_location_browser_history_custom_data_and_a_place_for
         assert text in page
     assert "Checkout" in page and "Plan" in page and "Gold" in page and "Orders" in page
     assert f"#{first.pk}" in page and f"#{second.pk}" in page
-    assert 'data-placeholder="video-recordings"' in page
 
 
 def test_contact_field_is_saved_in_place(signed_in):
@@ -124,3 +124,47 @@ def test_card_needs_login(client):
     visitor = VisitorFactory()
 
     assert client.get(f"/visitors/{visitor.pk}/card").status_code == 302
+
+
+def test_card_lists_the_visitors_finished_recordings_newest_first_with_a_link_to_play(signed_in):
+    from datetime import UTC, datetime
+
+    visitor = VisitorFactory()
+    older = Recording.objects.create(
+        visitor=visitor,
+        session="00000000-0000-4000-8000-000000000001",
+        status=Recording.Status.READY,
+        started_at=datetime(2026, 3, 1, 9, 0, tzinfo=UTC),
+        duration_ms=95_000,
+        pages=["https://shop.example.com/", "https://shop.example.com/shoes"],
+    )
+    newer = Recording.objects.create(
+        visitor=visitor,
+        session="00000000-0000-4000-8000-000000000002",
+        status=Recording.Status.READY,
+        started_at=datetime(2026, 3, 2, 9, 0, tzinfo=UTC),
+        duration_ms=3_725_000,
+        pages=["https://shop.example.com/cart"],
+    )
+    Recording.objects.create(visitor=visitor, session="00000000-0000-4000-8000-000000000003")  # still recording
+    Recording.objects.create(visitor=VisitorFactory(), session="00000000-0000-4000-8000-000000000004", status="ready")
+
+    page = signed_in.get(f"/visitors/{visitor.pk}/card").content.decode()
+
+    section = page[page.index('class="recordings"') :]
+    links = [f"/visitors/{visitor.pk}/recordings/{recording.pk}/" for recording in (newer, older)]
+    assert all(link in section for link in links) and section.index(links[0]) < section.index(links[1])
+    assert section.count("/recordings/") == 2
+    assert "1:02:05" in section and "1 page" in section and "shop.example.com/cart" in section
+    assert "1:35" in section and "2 pages" in section
+    assert "switched off" not in section
+
+
+def test_card_says_when_visits_are_not_recorded(signed_in):
+    account = Account.load()
+    account.recording_enabled = False
+    account.save()
+
+    page = signed_in.get(f"/visitors/{VisitorFactory().pk}/card").content.decode()
+
+    assert "recording is switched off in the account settings" in page

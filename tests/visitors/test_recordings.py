@@ -202,5 +202,5 @@ def test_agents_play_a_recording_and_visitors_cannot(client, visitor, agent):
     assert page_response.status_code == 200
     assert b"rrweb-player" in page_response.content
     assert data["Content-Encoding"] == "gzip"
-    assert json.loads(gzip.decompress(b"".join(data.streaming_content)))[0]["type"] == 4
+    assert json.loads(gzip.decompress(data.content))[0]["type"] == 4
     recording.file.delete(save=False)

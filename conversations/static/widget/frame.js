@@ -273,8 +273,57 @@ window.addEventListener("message", (event) => {
     else page = data.page;
   } else if (data.type === "layout") {
     document.body.classList.toggle("full", !!data.full);
+  } else if (data.type === "recording" && data.data instanceof ArrayBuffer) {
+    upload(data);
   }
 });
+
+// --- recordings of the visit -----------------------------------------------------------------
+// The recorder runs on the website's page (the loader adds it when the welcome says the account records
+// visits); its compressed batches come here and go to the helpdesk from this, its own, origin.
+
+let recordingStopped = false;
+let recordingPause = 0;
+
+function startRecording() {
+  if (standalone || recordingStopped) return;
+  const urls = JSON.parse(document.getElementById("helpdesk-recorder").textContent);
+  tell({ type: "recording", recorder: new URL(urls.recorder, location.href).href, rrweb: new URL(urls.rrweb, location.href).href });
+}
+
+function stopRecording(why) {
+  recordingStopped = true;
+  console.warn("helpdesk: recording stopped:", why);
+  tell({ type: "recording", stop: true });
+}
+
+async function upload({ session, sequence, data }, attempt = 0) {
+  if (recordingStopped || !token) return;
+  const wait = recordingPause - Date.now();
+  if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+  const query = new URLSearchParams({ session: String(session), sequence: String(sequence) });
+  let response;
+  try {
+    // keepalive lets the last batch of a page outlive it (browsers allow it for small bodies only).
+    response = await fetch(`/widget/recording/?${query}`, {
+      method: "POST", body: data, headers: { "X-Visitor-Token": token, "Content-Type": "application/octet-stream" },
+      keepalive: data.byteLength < 60000, credentials: "omit",
+    });
+  } catch {
+    response = null; // offline for a moment: try again like after a 429
+  }
+  if (response && response.ok) return;
+  if (response && ![429, 502, 503, 504].includes(response.status)) {
+    let error = {};
+    try { error = await response.json(); } catch { /* not JSON */ }
+    // The visit this session belonged to is over (the visitor left and came back): start a new one.
+    if (response.status === 409 && error.field === "session") return tell({ type: "recording", renew: session });
+    return stopRecording(error.message || `HTTP ${response.status}`);
+  }
+  if (attempt >= 5) return stopRecording("the helpdesk keeps refusing batches");
+  recordingPause = Date.now() + 2000 * 2 ** attempt;
+  return upload({ session, sequence, data }, attempt + 1);
+}
 
 // --- the websocket ---------------------------------------------------------------------------
 
@@ -324,6 +373,7 @@ function welcome(frame) {
   rated = !!(conversation && conversation.rating && !canRate);
   agentsOnline = frame.agents_online;
   for (const message of frame.messages || []) addMessage(message);
+  if (frame.recording) startRecording();
   clearInterval(pinger);
   pinger = setInterval(() => send({ type: "ping" }), 20000);
   for (const call of calls.splice(0)) send(call);

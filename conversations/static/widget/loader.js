@@ -34,6 +34,10 @@
   var ready = false;
   var state = "closed";
   var lastUrl = null;
+  // Recording the visit: off when the page says so, or once the website calls recording:disable.
+  var meta = d.querySelector('meta[name="helpdesk-recording"]');
+  var recordingOff = !!(meta && meta.getAttribute("content") === "off");
+  var recorder = null;
 
   var frame = d.createElement("iframe");
   frame.src = base + "/widget/frame/";
@@ -83,11 +87,36 @@
 
   function call(args) {
     args = Array.prototype.slice.call(args);
+    if (args[0] === "recording:disable") return stopRecording();
     if (args[0] === "on") {
       if (typeof args[2] === "function") (listeners[args[1]] = listeners[args[1]] || []).push(args[2]);
       return;
     }
     post({ type: "call", args: args });
+  }
+
+  function stopRecording() {
+    recordingOff = true;
+    if (recorder && recorder.stop) recorder.stop();
+  }
+
+  // The frame says the account records visits: add the recorder (and rrweb) from the helpdesk's origin.
+  function startRecording(data) {
+    var ours = origin + "/";
+    if (recordingOff || recorder || !w.CompressionStream || typeof data.recorder !== "string" ||
+        data.recorder.indexOf(ours) !== 0 || data.rrweb.indexOf(ours) !== 0) return;
+    recorder = {
+      rrweb: data.rrweb,
+      key: "helpdesk:" + origin + ":recording",
+      send: function (session, sequence, bytes) {
+        if (!recordingOff) post({ type: "recording", session: session, sequence: sequence, data: bytes });
+      }
+    };
+    w.helpdesk.recorder = recorder;
+    var tag = d.createElement("script");
+    tag.src = data.recorder;
+    tag.async = true;
+    d.head.appendChild(tag);
   }
 
   w.helpdesk = function () { call(arguments); };
@@ -109,6 +138,10 @@
       state = data.state === "open" ? "open" : "closed";
       store("sessionStorage", openKey, state === "open" ? "1" : null);
       place();
+    } else if (data.type === "recording") {
+      if (data.stop) stopRecording();
+      else if (data.renew) { if (recorder && recorder.renew) recorder.renew(data.renew); }
+      else startRecording(data);
     } else if (data.type === "event") {
       var fns = listeners[data.name] || [];
       for (var j = 0; j < fns.length; j++) {

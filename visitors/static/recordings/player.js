@@ -6,7 +6,9 @@
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     const events = await response.json();
     const width = Math.min(1024, target.clientWidth || 1024);
-    new rrwebPlayer({ target, props: { events, width, height: Math.round(width * 0.6), autoPlay: false, speedOption: [1, 2, 4, 8] } });
+    // The UMD build sets window.rrwebPlayer to its module: the player class is its default export.
+    const Player = window.rrwebPlayer.default || window.rrwebPlayer;
+    new Player({ target, props: { events, width, height: Math.round(width * 0.6), autoPlay: false, speedOption: [1, 2, 4, 8] } });
     target.dataset.loaded = "true";
   } catch (error) {
     document.getElementById("player-error").hidden = false;
