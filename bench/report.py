@@ -19,13 +19,14 @@ START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 
 # The chat load figures and their targets: (summary key, what it is, unit, target, "max" or "min").
 # A target of None is reported without a verdict.
+# Issue 10's targets for this 2-core machine.
 CHAT_LOAD = [
     ("lost", "messages lost (load and reconnect storm)", "", 0, "max"),
     ("doubled", "messages delivered twice", "", 0, "max"),
-    ("sustained_per_second", "messages per second sustained, nothing lost", "/s", None, "min"),
-    ("ratio_to_baseline", "sustained rate as a share of a bare Channels baseline", "", None, "min"),
-    ("visitor_to_agent_p99_ms_at_500", "visitor→agent latency p99 at 500 messages/s", " ms", None, "max"),
-    ("kb_per_idle_socket", "memory per idle visitor socket", " KB", None, "max"),
+    ("sustained_per_second", "messages per second sustained, nothing lost", "/s", 1000, "min"),
+    ("ratio_to_baseline", "sustained rate as a share of a bare Channels baseline", "", 0.6, "min"),
+    ("visitor_to_agent_p99_ms_at_500", "visitor→agent latency p99 at 500 messages/s", " ms", 10, "max"),
+    ("kb_per_idle_socket", "memory per idle visitor socket (10,000 held by one process)", " KB", 40, "max"),
     ("cpu_per_message_ms", "CPU per message", " ms", None, "max"),
 ]
 
