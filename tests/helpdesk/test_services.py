@@ -120,3 +120,13 @@ def test_unknown_status_is_refused(agent):
         services.agent_set_status(agent=agent, status="away")
 
     assert refused.value.field == "status"
+
+
+def test_the_demo_owner_starts_online_so_the_demo_shop_offers_live_chat(capsys):
+    from django.core.management import call_command
+
+    call_command("create_demo_owner")
+
+    owner = Agent.objects.get(email="owner@example.com")
+    assert owner.is_owner and owner.status == Agent.Status.ONLINE
+    assert "owner@example.com / " in capsys.readouterr().out

@@ -22,5 +22,9 @@ class Command(BaseCommand):
             )
             return
         password = secrets.token_urlsafe(9)
-        services.agent_create(actor=None, email=DEMO_EMAIL, name="Demo Owner", password=password, role=Agent.Role.OWNER)
+        owner = services.agent_create(
+            actor=None, email=DEMO_EMAIL, name="Demo Owner", password=password, role=Agent.Role.OWNER
+        )
+        # Online from the start: with the dashboard open, the demo shop offers live chat at once.
+        services.agent_set_status(agent=owner, status=Agent.Status.ONLINE)
         self.stdout.write(self.style.SUCCESS(f"Demo owner created. Log in at {url} as {DEMO_EMAIL} / {password}"))
