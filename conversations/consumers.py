@@ -107,7 +107,7 @@ def message_frames(conversation_id: int, after_id: int | None, *, public: bool, 
         messages = reversed(messages.order_by("-id")[:50])
     frames = [message_payload(message) for message in messages]
     if public:
-        return [{key: frame[key] for key in realtime.VISITOR_MESSAGE_FIELDS} for frame in frames]
+        return [realtime.message_for_visitor(frame) for frame in frames]
     return frames
 
 
@@ -282,9 +282,7 @@ class VisitorConsumer(JsonProtocolConsumer):
             "type": "visitor.welcome",
             "token": str(visitor.key),
             "visitor": {"name": visitor.name, "email": visitor.email, "phone": visitor.phone},
-            "conversation": {
-                key: conversation_payload(conversation)[key] for key in realtime.VISITOR_CONVERSATION_FIELDS
-            }
+            "conversation": realtime.conversation_for_visitor(conversation_payload(conversation))
             | {"can_rate": self._can_rate(conversation)}
             if conversation
             else None,

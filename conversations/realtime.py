@@ -76,13 +76,33 @@ def dashboard_groups(conversation: dict, history: dict | None = None) -> list[st
     return list(dict.fromkeys(groups))
 
 
+# What a visitor may know of an agent: the public name and picture, never the name colleagues use.
+VISITOR_AGENT_FIELDS = ("id", "public_name", "avatar_url")
+
+
+def _public_agent(agent: dict | None) -> dict | None:
+    return {key: agent[key] for key in VISITOR_AGENT_FIELDS} if agent else None
+
+
+def conversation_for_visitor(conversation: dict) -> dict:
+    public = {key: conversation[key] for key in VISITOR_CONVERSATION_FIELDS}
+    public["assignee"] = _public_agent(public["assignee"])
+    return public
+
+
+def message_for_visitor(message: dict) -> dict:
+    public = {key: message[key] for key in VISITOR_MESSAGE_FIELDS}
+    public["agent"] = _public_agent(public["agent"])
+    return public
+
+
 def for_visitor(event: dict) -> dict:
     """The event as the visitor's chat box gets it."""
     frame = {"type": event["type"]}
     if "conversation" in event:
-        frame["conversation"] = {key: event["conversation"][key] for key in VISITOR_CONVERSATION_FIELDS}
+        frame["conversation"] = conversation_for_visitor(event["conversation"])
     if "message" in event:
-        frame["message"] = {key: event["message"][key] for key in VISITOR_MESSAGE_FIELDS}
+        frame["message"] = message_for_visitor(event["message"])
     return frame
 
 

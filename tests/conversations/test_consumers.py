@@ -212,6 +212,7 @@ async def test_visitor_and_agent_chat_with_typing_both_ways(online_agent):
     assert reply["message"]["body"] == "Yes, how can I help?"
     assert reply["message"]["agent"]["public_name"] == "Anna from Support"
     assert "@" not in json.dumps(reply)  # no agent email reaches the visitor
+    assert "Anna" not in json.dumps(reply).replace("Anna from Support", "")  # nor the name colleagues use
     await visitor_ws.disconnect()
     await agent_ws.disconnect()
 
