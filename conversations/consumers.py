@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from helpdesk import selectors as account_selectors
 from helpdesk import services as account_services
 from helpdesk.errors import ServiceError
-from helpdesk.models import Account, AgentGroup
+from helpdesk.models import Account, Agent, AgentGroup
 from visitors import services as visitor_services
 
 from . import realtime, selectors, services
@@ -487,14 +487,34 @@ class AgentConsumer(JsonProtocolConsumer):
             await self.channel_layer.group_discard(group, self.channel_name)
 
     async def ping(self, frame):
-        await database_sync_to_async(account_services.agent_heartbeat)(agent=self.agent)
+        """The heartbeat, which also brings the connection up to date with the agent as the owner has
+        them now: locked out, it closes; another role or other groups, the inbox follows."""
+        agent = await database_sync_to_async(self._reload_agent)()
+        if agent is None:
+            await self.close(code=NOT_AUTHENTICATED)
+            return
+        await database_sync_to_async(account_services.agent_heartbeat)(agent=agent)
+        wanted = set(await database_sync_to_async(realtime.agent_inbox_groups)(agent))
+        inbox = {group for group in self.groups if group.startswith(("inbox-", "agent-"))}
+        await self.leave(*(inbox - wanted))
+        await self.join(*(wanted - inbox))
         await self.refresh_groups()
         await self.send_json({"type": "pong"})
+
+    def _reload_agent(self):
+        """The agent as stored now (None when they can no longer log in): rights are never those of
+        the moment the dashboard connected."""
+        agent = Agent.objects.filter(pk=self.agent.pk, is_active=True).first()
+        if agent is not None:
+            self.agent = agent
+        return agent
 
     def _conversation(self, frame) -> Conversation:
         conversation_id = optional_id(frame, "conversation_id")
         if conversation_id is None:
             raise ServiceError(_("conversation_id is missing."), field="conversation_id")
+        if self._reload_agent() is None:
+            raise ServiceError(_("Your account cannot log in any more."), code="forbidden")
         return selectors.conversation_for_agent(agent=self.agent, conversation_id=conversation_id)
 
     async def conversation_watch(self, frame):

@@ -536,3 +536,32 @@ async def test_the_welcome_tells_the_chat_box_whether_the_account_records_visits
     assert (recorded["recording"], unrecorded["recording"]) == (True, False)
     await recorded_ws.disconnect()
     await unrecorded_ws.disconnect()
+
+
+async def test_an_open_dashboard_follows_the_agents_rights_as_the_owner_changes_them():
+    sales = await sync_to_async(AgentGroupFactory)(name="Sales")
+    agent = await sync_to_async(AgentFactory)(role=Agent.Role.FULL)
+    agent_ws = await agent_socket(agent)
+    other_groups_conversation = await sync_to_async(ConversationFactory)(group=sales)
+
+    # Demoted to limited access: after the next heartbeat, another group's events no longer arrive.
+    await Agent.objects.filter(pk=agent.pk).aupdate(role=Agent.Role.LIMITED)
+    await send(agent_ws, {"type": "ping"}, "pong")
+    await sync_to_async(services.message_create)(
+        conversation=other_groups_conversation, author="visitor", body="Only for Sales"
+    )
+    assert await agent_ws.receive_nothing(timeout=0.3)
+
+    # Made inactive: the next reply is refused, without waiting for a heartbeat.
+    mine = await sync_to_async(ConversationFactory)()
+    await Agent.objects.filter(pk=agent.pk).aupdate(can_chat=False)
+    refused = await send(
+        agent_ws, {"type": "message.send", "conversation_id": mine.pk, "client_id": "1", "body": "Hi"}, "error"
+    )
+    assert refused["code"] == "forbidden"
+
+    # Locked out: the next heartbeat closes the connection.
+    await Agent.objects.filter(pk=agent.pk).aupdate(is_active=False)
+    await agent_ws.send_json_to({"type": "ping"})
+    closed = await agent_ws.receive_output(timeout=2)
+    assert closed["type"] == "websocket.close" and closed["code"] == 4001
