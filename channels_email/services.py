@@ -16,6 +16,7 @@ from django.template.loader import render_to_string
 from django.utils.text import get_valid_filename
 from django.utils.translation import gettext as _
 
+from conversations.masking import mask_card_numbers
 from conversations.models import Channel, Conversation, Message
 from conversations.services import message_create, message_set_delivery, visitor_message_create
 from helpdesk.errors import ServiceError
@@ -196,7 +197,7 @@ def _attachments(mail: MailMessage) -> list[tuple[str, str, bytes]]:
     found = []
     for number, part in enumerate(mail.iter_attachments(), start=1):
         data = part.get_payload(decode=True) or b""
-        name = part.get_filename() or _("attachment-%(number)d") % {"number": number}
+        name = mask_card_numbers(part.get_filename() or "") or _("attachment-%(number)d") % {"number": number}
         found.append((name, part.get_content_type(), data))
     return found
 
@@ -277,7 +278,8 @@ def inbound_email_receive(
     except ServiceError as refusal:
         logger.warning("Rejected email %s from %s: %s", message_id, sender, refusal.message)
         raise
-    subject = _one_line(mail.get("Subject", ""))[:255]
+    # Kept for threading and shown in the admin: masked like the message itself.
+    subject = mask_card_numbers(_one_line(mail.get("Subject", "")))[:255]
     _entry, created = ThreadedEmail.objects.get_or_create(
         message_id_header=message_id,
         defaults={

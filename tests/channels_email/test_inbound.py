@@ -33,6 +33,19 @@ def test_card_number_in_an_email_is_masked(conversation):
     assert message.body.endswith("My card is **** **** **** 1111 if that helps.")
 
 
+def test_card_numbers_in_the_subject_and_attachment_names_are_masked_too(conversation, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    mail = write_mail(to=reply_address(conversation.pk), body="See attached.")
+    mail.replace_header("Subject", "Charge on 4111 1111 1111 1111")
+    mail.add_attachment(b"%PDF-1.4", maintype="application", subtype="pdf", filename="card 4111111111111111.pdf")
+
+    message = inbound_email_receive(mail=mail)
+
+    assert ThreadedEmail.objects.get(message=message).subject == "Charge on **** **** **** 1111"
+    assert EmailAttachment.objects.get(message=message).filename == "card ************1111.pdf"
+    assert "4111111111111111" not in message.body and "4111 1111 1111 1111" not in message.body
+
+
 def test_email_reply_reopens_a_resolved_conversation(conversation):
     agent = AgentFactory(role="full")
     conversation_resolve(conversation=conversation, actor=agent)
