@@ -32,8 +32,16 @@ _CARD_RANGES: tuple[tuple[str, str, range], ...] = (
 # A run of digit groups joined by single spaces or dashes, not glued to letters or other digits.
 _DIGIT_RUN = re.compile(r"(?<!\w)\d+(?:[ -]\d+)*(?!\w)")
 _GROUP = re.compile(r"\d+")
-# An IBAN's first group ("HU42", "DE89"), which makes the digits after it an account number.
-_IBAN_HEAD = re.compile(r"[A-Z]{2}\d{2}[ -]?$")
+# An IBAN's first group ("HU42", "DE89") just before a digit run: if the whole is a valid IBAN, the
+# digits are an account number, not a card.
+_IBAN_HEAD = re.compile(r"([A-Z]{2}\d{2})[ -]?$")
+
+
+def _is_iban(head: str, digits: str) -> bool:
+    """ISO 13616: move the first four characters to the end, letters become 10..35, mod 97 is 1."""
+    rearranged = digits + head[2:] + head[:2]
+    number = "".join(str(int(char, 36)) for char in rearranged)
+    return 15 <= len(head) + len(digits) <= 34 and int(number) % 97 == 1
 
 
 def _luhn_valid(digits: str) -> bool:
@@ -109,7 +117,8 @@ def mask_card_numbers(text: str) -> str:
     out = []
     position = 0
     for match in _DIGIT_RUN.finditer(text):
-        if _IBAN_HEAD.search(text[max(0, match.start() - 5) : match.start()]):
+        head = _IBAN_HEAD.search(text[max(0, match.start() - 5) : match.start()])
+        if head and _is_iban(head.group(1), re.sub(r"\D", "", match.group())):
             continue
         for offset, piece in _split_mixed_run(match.group()):
             span = _find_card_in_run(piece)

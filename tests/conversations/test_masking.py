@@ -44,6 +44,9 @@ MASKED = [
     # A number written just before the card on the same line stays; the card is still hidden.
     ("qty 12 4111 1111 1111 1111", "qty 12 **** **** **** 1111"),
     ("4111 1111 1111 1111 12/27", "**** **** **** 1111 12/27"),
+    # Something shaped like an IBAN's first group does not protect a card: only a valid IBAN does.
+    ("AB12 4111 1111 1111 1111", "AB12 **** **** **** 1111"),
+    ("ref HU42 4111111111111111", "ref HU42 ************1111"),
 ]
 
 UNCHANGED = [
