@@ -19,11 +19,13 @@ from django.utils.translation import gettext as _
 from helpdesk import events as hub
 from helpdesk.errors import ServiceError
 from helpdesk.models import Account, Agent
+from helpdesk.permissions import why_cannot_write
 
 from .browser import parse_user_agent
 from .events import visitor_payload
 from .location import city_for_ip, country_for_ip
 from .models import PageView, Visitor, VisitorNote
+from .permissions import why_cannot_change_note
 from .presence import presence
 
 CONTACT_FIELDS = {"name": 200, "email": 254, "phone": 50}
@@ -56,8 +58,16 @@ def visitor_create(**fields) -> Visitor:
 
 
 @transaction.atomic
+def _refuse_if(reason: str | None) -> None:
+    if reason:
+        raise ServiceError(reason, code="forbidden")
+
+
 def visitor_update(*, visitor: Visitor, actor: Agent | None = None, **changes) -> Visitor:
-    """Change the visitor's name, email or phone (any agent may: the seed makes them editable)."""
+    """Change the visitor's name, email or phone: any active agent may (the seed makes them editable),
+    and so may the website on the visitor's own behalf (`actor=None`)."""
+    if actor is not None:
+        _refuse_if(why_cannot_write(actor))
     cleaned = _clean_contact(changes)
     visitor = Visitor.objects.select_for_update().get(pk=visitor.pk)
     changed = [field for field, value in cleaned.items() if getattr(visitor, field) != value]
@@ -86,16 +96,20 @@ def _clean_note(body: str) -> str:
 
 
 def visitor_note_add(*, visitor: Visitor, author: Agent, body: str) -> VisitorNote:
+    """An agent's note about the visitor, which every agent sees."""
+    _refuse_if(why_cannot_write(author))
     return VisitorNote.objects.create(visitor=visitor, author=author, body=_clean_note(body))
 
 
 def visitor_note_edit(*, note: VisitorNote, actor: Agent, body: str) -> VisitorNote:
+    _refuse_if(why_cannot_change_note(actor, note))
     note.body = _clean_note(body)
     note.save(update_fields=["body", "updated_at"])
     return note
 
 
 def visitor_note_delete(*, note: VisitorNote, actor: Agent) -> None:
+    _refuse_if(why_cannot_change_note(actor, note))
     note.delete()
 
 
@@ -287,6 +301,8 @@ def visitor_customer_data_set(
 ) -> Visitor:
     """An integration puts its customer's data on the visitor, as labelled values every agent sees:
     `replace` swaps the whole set, otherwise items merge in and an item set to null is removed."""
+    if actor is not None:
+        _refuse_if(why_cannot_write(actor))
     if not isinstance(data, dict):
         raise ServiceError(_("Customer data is an object of {key: {label, value}}."), field="customer_data")
     visitor = Visitor.objects.select_for_update().get(pk=visitor.pk)

@@ -51,13 +51,46 @@ def test_only_contact_fields_can_be_edited(visitor, agent):
         services.visitor_update(visitor=visitor, actor=agent, ip_address="1.2.3.4")
 
 
-def test_notes_are_added_edited_and_deleted(visitor, agent, colleague):
+def test_notes_are_added_edited_and_deleted(visitor, agent, full_agent):
     note = services.visitor_note_add(visitor=visitor, author=agent, body="Prefers email")
-    services.visitor_note_edit(note=note, actor=colleague, body="Prefers phone")
+    services.visitor_note_edit(note=note, actor=full_agent, body="Prefers phone")
 
     assert [n.body for n in visitor.notes.all()] == ["Prefers phone"]
     services.visitor_note_delete(note=note, actor=agent)
     assert not visitor.notes.exists()
+
+
+def test_a_limited_colleague_reads_a_note_but_cannot_change_it(visitor, agent, colleague):
+    note = services.visitor_note_add(visitor=visitor, author=agent, body="Prefers email")
+
+    with pytest.raises(ServiceError) as refused:
+        services.visitor_note_edit(note=note, actor=colleague, body="Prefers phone")
+    with pytest.raises(ServiceError):
+        services.visitor_note_delete(note=note, actor=colleague)
+
+    assert refused.value.code == "forbidden"
+    assert [n.body for n in visitor.notes.all()] == ["Prefers email"]
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        lambda visitor, agent: services.visitor_update(visitor=visitor, actor=agent, name="X"),
+        lambda visitor, agent: services.visitor_note_add(visitor=visitor, author=agent, body="X"),
+        lambda visitor, agent: services.visitor_customer_data_set(
+            visitor=visitor, actor=agent, data={"plan": {"label": "Plan", "value": "Gold"}}
+        ),
+    ],
+)
+def test_an_inactive_agent_reads_the_visitor_but_changes_nothing(visitor, write):
+    from ..factories import AgentFactory
+
+    with pytest.raises(ServiceError) as refused:
+        write(visitor, AgentFactory(can_chat=False))
+
+    assert refused.value.code == "forbidden"
+    visitor.refresh_from_db()
+    assert visitor.name == "Vera Visitor" and not visitor.notes.exists() and visitor.customer_data == {}
 
 
 def test_an_empty_note_is_refused(visitor, agent):
