@@ -59,6 +59,13 @@ class MemoryPresence:
         with self._lock:
             return self._activity.get(visitor_id)
 
+    def has_departed(self, visitor_id: int, *, before: float, now: float | None = None) -> bool:
+        """The visitor has no live connection and was last there before `before`."""
+        now = now or time.time()
+        with self._lock:
+            seen = self._seen.get(visitor_id)
+            return seen is not None and seen <= before and not self._live(visitor_id, now)
+
     def departed(self, *, before: float, now: float | None = None) -> list[int]:
         """Visitors with no live connection who were last there before `before`."""
         now = now or time.time()
@@ -128,6 +135,10 @@ class RedisPresence:
     def last_activity(self, visitor_id: int) -> float | None:
         value = self._redis.get(f"{self._key(visitor_id)}:activity")
         return float(value) if value is not None else None
+
+    def has_departed(self, visitor_id: int, *, before: float, now: float | None = None) -> bool:
+        seen = self._redis.zscore(self._seen, str(visitor_id))
+        return seen is not None and seen <= before and not self.connection_count(visitor_id, now=now)
 
     def departed(self, *, before: float, now: float | None = None) -> list[int]:
         candidates = [int(member) for member in self._redis.zrangebyscore(self._seen, "-inf", before)]

@@ -174,7 +174,7 @@ def visitor_settle_departure(*, visitor_id: int) -> bool:
     from django.conf import settings
 
     store = presence()
-    if visitor_id not in store.departed(before=time.time() - settings.VISITOR_LEFT_GRACE + 0.001):
+    if not store.has_departed(visitor_id, before=time.time() - settings.VISITOR_LEFT_GRACE + 0.001):
         return False
     if not store.forget(visitor_id):
         return False  # another worker settled it first
@@ -220,7 +220,10 @@ def visitor_set_variables(*, visitor: Visitor, variables: dict) -> Visitor:
         )
     cleaned = {key: _clean_labelled_item(key, item, "variables") for key, item in variables.items()}
     visitor = Visitor.objects.select_for_update().get(pk=visitor.pk)
-    visitor.variables = {**visitor.variables, **cleaned}
+    merged = {**visitor.variables, **cleaned}
+    if merged == visitor.variables:
+        return visitor  # websites send the same variables on every page: nothing to save or announce
+    visitor.variables = merged
     visitor.save(update_fields=["variables"])
     _publish_visitor(visitor, "updated", changed=["variables"], actor_id=None)
     return visitor

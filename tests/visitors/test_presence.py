@@ -56,6 +56,17 @@ def test_departure_is_counted_from_the_last_closed_box(store):
     assert store.departed(before=1010, now=1070) == [1]
 
 
+def test_one_visitors_departure_is_told_without_listing_the_others(store):
+    store.connect(1, "tab-a", now=1000)
+    store.disconnect(1, "tab-a", now=1010)
+    store.connect(2, "tab-b", now=1000)
+
+    assert store.has_departed(1, before=1010, now=1070)
+    assert not store.has_departed(1, before=1009, now=1070)
+    assert not store.has_departed(2, before=1010, now=1020)  # still there
+    assert not store.has_departed(3, before=1010, now=1070)  # never seen
+
+
 def test_a_visitor_whose_server_died_departs_once_their_heartbeat_expired(store):
     store.connect(1, "tab-a", now=1000)  # and then the process died: no disconnect ever comes
 

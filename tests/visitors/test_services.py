@@ -98,3 +98,17 @@ def test_an_empty_note_is_refused(visitor, agent):
         services.visitor_note_add(visitor=visitor, author=agent, body="  ")
 
     assert refused.value.field == "body"
+
+
+def test_the_same_website_variables_again_change_and_announce_nothing(visitor, django_capture_on_commit_callbacks):
+    variables = {"plan": {"label": "Plan", "value": "Gold"}}
+    services.visitor_set_variables(visitor=visitor, variables=variables)
+    received = []
+    hub.subscribe(received.append)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            services.visitor_set_variables(visitor=visitor, variables=variables)
+    finally:
+        hub.unsubscribe(received.append)
+
+    assert received == []
