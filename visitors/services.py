@@ -57,12 +57,12 @@ def visitor_create(**fields) -> Visitor:
     return Visitor.objects.create(**contact, **fields)
 
 
-@transaction.atomic
 def _refuse_if(reason: str | None) -> None:
     if reason:
         raise ServiceError(reason, code="forbidden")
 
 
+@transaction.atomic
 def visitor_update(*, visitor: Visitor, actor: Agent | None = None, **changes) -> Visitor:
     """Change the visitor's name, email or phone: any active agent may (the seed makes them editable),
     and so may the website on the visitor's own behalf (`actor=None`)."""
