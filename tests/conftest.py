@@ -81,6 +81,19 @@ def _agents_availability_not_remembered_between_tests():
 
 
 @pytest.fixture
+def in_process_channel_layer(settings):
+    """For a server running in a thread of the test process (the browser tests): its own in-memory
+    channel layer. A Redis layer object refuses to receive from two event loops at once, and the
+    test's loop and the server thread's are two; Redis across processes has tests of its own."""
+    from channels.layers import channel_layers
+
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
+@pytest.fixture
 def owner(db):
     return AgentFactory(role=Agent.Role.OWNER, name="Olga Owner")
 

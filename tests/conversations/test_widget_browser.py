@@ -112,7 +112,7 @@ class Helpdesk:
 
 
 @pytest.fixture
-def helpdesk(transactional_db):
+def helpdesk(transactional_db, in_process_channel_layer):
     server = Helpdesk()
     yield server
     server.stop()

@@ -51,7 +51,7 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def server(transactional_db):
+def server(transactional_db, in_process_channel_layer):
     """The helpdesk on uvicorn in a thread of this process: the test database and the in-memory
     channel layer are shared with the test."""
     import uvicorn
