@@ -27,10 +27,6 @@ def why_cannot_email_reply(agent: Agent, conversation: Conversation) -> str | No
     return why_cannot_reply(agent, conversation) or why_cannot_email(conversation.visitor)
 
 
-def can_email(visitor: Visitor) -> bool:
-    return why_cannot_email(visitor) is None
-
-
 def why_cannot_reply_by_email(conversation: Conversation) -> str | None:
     """The email reply check `conversations` consults before storing a reply on this channel."""
     return why_cannot_email(conversation.visitor)

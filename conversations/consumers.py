@@ -23,7 +23,7 @@ from helpdesk.errors import ServiceError
 from helpdesk.models import Account, Agent, AgentGroup
 from visitors import services as visitor_services
 
-from . import realtime, selectors, services
+from . import permissions, realtime, selectors, services
 from .models import Channel, Conversation, ConversationEvent, Message
 
 logger = logging.getLogger(__name__)
@@ -283,7 +283,7 @@ class VisitorConsumer(JsonProtocolConsumer):
             "token": str(visitor.key),
             "visitor": {"name": visitor.name, "email": visitor.email, "phone": visitor.phone},
             "conversation": realtime.conversation_for_visitor(conversation_payload(conversation))
-            | {"can_rate": self._can_rate(conversation)}
+            | {"can_rate": permissions.why_cannot_rate(conversation) is None}
             if conversation
             else None,
             "messages": message_frames(conversation.pk, last_message_id, public=True) if conversation else [],
@@ -291,12 +291,6 @@ class VisitorConsumer(JsonProtocolConsumer):
             # Whether the chat box records the visit (the website and the page may still say no).
             "recording": Account.load().recording_enabled,
         }
-
-    @staticmethod
-    def _can_rate(conversation: Conversation) -> bool:
-        return not conversation.is_open and not (
-            conversation.rated_at and conversation.resolved_at and conversation.rated_at >= conversation.resolved_at
-        )
 
     async def ping(self, frame):
         if self.visitor is not None:

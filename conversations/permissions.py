@@ -75,3 +75,12 @@ def why_cannot_join(agent: Agent, conversation: Conversation) -> str | None:
 
 def can_resolve(agent: Agent, conversation: Conversation) -> bool:
     return why_cannot_resolve(agent, conversation) is None
+
+
+def why_cannot_rate(conversation: Conversation) -> str | None:
+    """A conversation is rated once it is resolved, once per resolution."""
+    if conversation.is_open:
+        return _("A conversation can be rated once it is resolved.")
+    if conversation.rated_at and conversation.resolved_at and conversation.rated_at >= conversation.resolved_at:
+        return _("This conversation has already been rated.")
+    return None

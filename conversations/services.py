@@ -407,10 +407,8 @@ def conversation_rate(*, conversation: Conversation, visitor: Visitor, rating: i
         raise ServiceError(_("Only the visitor of a conversation can rate it."), code="forbidden")
     if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
         raise ServiceError(_("The rating is a whole number from 1 to 5."), field="rating")
-    if conversation.is_open:
-        raise ServiceError(_("A conversation can be rated once it is resolved."), code="conflict")
-    if conversation.rated_at and conversation.rated_at >= conversation.resolved_at:
-        raise ServiceError(_("This conversation has already been rated."), code="conflict")
+    if reason := permissions.why_cannot_rate(conversation):
+        raise ServiceError(reason, code="conflict")
     comment = mask_card_numbers((comment or "").strip())[:2000]
     conversation.rating = rating
     conversation.rating_comment = comment
