@@ -21,6 +21,7 @@ from helpdesk import selectors as account_selectors
 from helpdesk import services as account_services
 from helpdesk.errors import ServiceError
 from helpdesk.models import Account, Agent, AgentGroup
+from helpdesk.permissions import website_may_connect
 from visitors import services as visitor_services
 
 from . import permissions, realtime, selectors, services
@@ -205,10 +206,7 @@ class VisitorConsumer(JsonProtocolConsumer):
         await self.accept()
 
     def _origin_allowed(self) -> bool:
-        if is_same_origin(self.scope):
-            return True
-        origin = origin_of(header(self.scope, b"origin"))
-        return bool(origin) and origin in {origin_of(allowed) for allowed in Account.load().origins}
+        return website_may_connect(header(self.scope, b"origin"), header(self.scope, b"host"))
 
     async def disconnect(self, code):
         for group in list(self.groups):

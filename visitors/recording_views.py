@@ -1,7 +1,6 @@
 """Recordings of visits: the chat box's upload of batches, and the agents' player."""
 
 import json
-from urllib.parse import urlsplit
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse, JsonResponse
@@ -10,21 +9,10 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from helpdesk.errors import ServiceError
-from helpdesk.models import Account
+from helpdesk.permissions import website_may_connect
 
 from . import recordings
 from .models import Recording, Visitor
-
-
-def _origin_allowed(request) -> bool:
-    """The chat box frame is served by us; a website on the account's list may post directly."""
-    origin = request.headers.get("Origin", "")
-    if not origin:
-        return False
-    parts = urlsplit(origin)
-    if parts.netloc.lower() == request.get_host().lower():
-        return True
-    return f"{parts.scheme}://{parts.netloc}".lower() in {allowed.lower() for allowed in Account.load().origins}
 
 
 def _error(error: ServiceError) -> JsonResponse:
@@ -35,7 +23,7 @@ def _error(error: ServiceError) -> JsonResponse:
 @require_POST
 def recording_chunk(request):
     """POST /widget/recording/?session=<uuid>&sequence=<n> with X-Visitor-Token and a gzip body."""
-    if not _origin_allowed(request):
+    if not website_may_connect(request.headers.get("Origin", ""), request.get_host()):
         return JsonResponse({"code": "forbidden", "message": "This website may not send recordings."}, status=403)
     visitor = Visitor.objects.filter(key=_uuid_or_none(request.headers.get("X-Visitor-Token"))).first()
     if visitor is None:
