@@ -6,8 +6,6 @@ import hmac
 from django.conf import settings
 from django.urls import reverse
 
-from conversations.models import Channel, Conversation
-
 from .models import FacebookPage, MessengerContact
 
 SIGNATURE_PREFIX = "sha256="
@@ -43,11 +41,3 @@ def verify_token_is_known(token: str | None) -> bool:
 
 def contact_find(*, page: FacebookPage, psid: str) -> MessengerContact | None:
     return MessengerContact.objects.select_related("visitor").filter(page=page, psid=psid).first()
-
-
-def latest_messenger_conversation(contact: MessengerContact) -> Conversation | None:
-    return (
-        Conversation.objects.filter(visitor_id=contact.visitor_id, channel=Channel.MESSENGER)
-        .order_by("-created_at", "-id")
-        .first()
-    )

@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from conversations import selectors as conversation_selectors
 from conversations import services as conversation_services
 from conversations.masking import mask_card_numbers
 from conversations.models import Channel, Message
@@ -357,9 +358,9 @@ def _apply_echo(page: FacebookPage, *, psid: str, message: dict) -> None:
     if not body or not psid:
         return
     contact = messenger_contact_get_or_create(page=page, psid=psid)
-    conversation = selectors.latest_messenger_conversation(contact) or conversation_services.conversation_start(
-        visitor=contact.visitor, channel=Channel.MESSENGER
-    )
+    conversation = conversation_selectors.visitor_conversations_on(
+        visitor_id=contact.visitor_id, channel=Channel.MESSENGER
+    ).first() or conversation_services.conversation_start(visitor=contact.visitor, channel=Channel.MESSENGER)
     conversation_services.message_create(
         conversation=conversation,
         author=Message.Author.AGENT,

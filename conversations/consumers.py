@@ -265,9 +265,8 @@ class VisitorConsumer(JsonProtocolConsumer):
 
     def _current_conversation(self) -> Conversation | None:
         return (
-            Conversation.objects.filter(visitor=self.visitor, channel=Channel.WEB)
+            selectors.visitor_conversations_on(visitor_id=self.visitor.pk, channel=Channel.WEB)
             .select_related("assignee")
-            .order_by("-created_at", "-id")
             .first()
         )
 

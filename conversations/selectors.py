@@ -313,3 +313,8 @@ def thread_items(
 
 def last_message_id(conversation: Conversation) -> int:
     return Message.objects.filter(conversation=conversation).order_by("-id").values_list("id", flat=True).first() or 0
+
+
+def visitor_conversations_on(*, visitor_id: int, channel: str) -> QuerySet[Conversation]:
+    """A visitor's conversations on one channel, latest first: the first is the one they write in."""
+    return Conversation.objects.filter(visitor_id=visitor_id, channel=channel).order_by("-created_at", "-id")

@@ -10,7 +10,7 @@ from helpdesk.errors import ServiceError
 from helpdesk.models import Agent, AgentGroup
 from visitors.models import Visitor
 
-from . import events, permissions
+from . import events, permissions, selectors
 from .masking import mask_card_numbers
 from .models import Channel, Conversation, ConversationEvent, ConversationRead, Message, Tag
 
@@ -225,12 +225,7 @@ def message_set_delivery(*, message: Message, status: str, error: str = "", exte
 
 
 def _latest_conversation(visitor: Visitor, channel: str) -> Conversation | None:
-    return (
-        Conversation.objects.select_for_update()
-        .filter(visitor=visitor, channel=channel)
-        .order_by("-created_at", "-id")
-        .first()
-    )
+    return selectors.visitor_conversations_on(visitor_id=visitor.pk, channel=channel).select_for_update().first()
 
 
 @transaction.atomic
