@@ -316,7 +316,6 @@ async def run_step(rate: int, seconds: float, visitors, agents, *, baseline: boo
     if storm_task:
         await storm_task
     await drain([to_agents, to_visitors], DRAIN_SECONDS)
-    cpu = None
     return {
         "rate": rate,
         "achieved_rate": round(total / sending_seconds, 1),
@@ -325,7 +324,6 @@ async def run_step(rate: int, seconds: float, visitors, agents, *, baseline: boo
         "doubled": to_agents.doubled() + to_visitors.doubled(),
         "visitor_to_agent_ms": percentiles(to_agents.latencies),
         "agent_to_visitor_ms": percentiles(to_visitors.latencies),
-        "cpu": cpu,
     }
 
 
@@ -370,8 +368,8 @@ async def helpdesk_run(config, servers, cookies) -> dict:
     steps = []
     cpu_before = sum(server.cpu() for server in servers)
     messages = 0
-    for rate in config["steps"]:
-        result = await run_step(rate, config["step_seconds"], visitors, agents, baseline=False, step=f"h{rate}")
+    for number, rate in enumerate(config["steps"]):
+        result = await run_step(rate, config["step_seconds"], visitors, agents, baseline=False, step=f"h{number}")
         steps.append(result)
         messages += result["sent"]
         print(f"  helpdesk {describe(result)}", flush=True)
@@ -419,15 +417,19 @@ async def baseline_run(config, servers) -> dict:
     await open_all(visitors)
     await asyncio.sleep(0.5)
     steps = []
-    for rate in config["steps"]:
-        result = await run_step(rate, config["step_seconds"], visitors, agents, baseline=True, step=f"b{rate}")
+    cpu_before = sum(server.cpu() for server in servers)
+    messages = 0
+    for number, rate in enumerate(config["steps"]):
+        result = await run_step(rate, config["step_seconds"], visitors, agents, baseline=True, step=f"b{number}")
         steps.append(result)
+        messages += result["sent"]
         print(f"  baseline {describe(result)}", flush=True)
         if not passed(result):
             break
+    cpu_per_message_ms = (sum(server.cpu() for server in servers) - cpu_before) / max(messages, 1) * 1000
     for client in visitors + agents:
         await client.close()
-    return {"steps": steps}
+    return {"steps": steps, "cpu_per_message_ms": round(cpu_per_message_ms, 2)}
 
 
 async def idle_sockets(config, server) -> dict:
@@ -471,8 +473,14 @@ def sustained(steps: list[dict]) -> int:
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small sizes; a correctness check (nothing lost) for CI")
+    parser.add_argument("--steps", help="comma-separated rates to try instead of the mode's, e.g. 250,500")
+    parser.add_argument("--idle-sockets", type=int, help="idle sockets to hold instead of the mode's")
     args = parser.parse_args()
-    config = QUICK if args.quick else FULL
+    config = dict(QUICK if args.quick else FULL)
+    if args.steps:
+        config["steps"] = [int(rate) for rate in args.steps.split(",")]
+    if args.idle_sockets is not None:
+        config["idle_sockets"] = args.idle_sockets
 
     fresh_services()
     setup_django(environment())
@@ -518,6 +526,7 @@ def main():
             "kb_per_idle_socket": idle["kb_per_socket"],
             "idle_sockets": idle["sockets"],
             "cpu_per_message_ms": helpdesk["cpu_per_message_ms"],
+            "baseline_cpu_per_message_ms": baseline["cpu_per_message_ms"],
         },
     }
     RESULTS.mkdir(parents=True, exist_ok=True)

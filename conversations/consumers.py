@@ -12,13 +12,14 @@ import logging
 import time
 from urllib.parse import urlsplit
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.utils.translation import gettext as _
+from uvicorn.protocols.utils import ClientDisconnected
 
 from helpdesk import selectors as account_selectors
 from helpdesk import services as account_services
+from helpdesk.asyncdb import db
 from helpdesk.errors import ServiceError
 from helpdesk.models import Account, Agent, AgentGroup
 from helpdesk.permissions import website_may_connect
@@ -125,6 +126,8 @@ class JsonProtocolConsumer(AsyncWebsocketConsumer):
             await handler(frame)
         except ServiceError as error:
             await self.send_error(error, frame)
+        except ClientDisconnected:
+            pass  # the socket closed while its frame was handled: the work is stored, the answer has no reader
         except Exception:
             logger.exception("Websocket frame failed: %s", (frame or {}).get("type"))
             await self.send_error(ServiceError(_("Something went wrong on our side; try again.")), frame, code="server")
@@ -200,7 +203,7 @@ class VisitorConsumer(JsonProtocolConsumer):
         self.page_url = ""
         self.group_id = None
         self.limiter = RateLimiter(settings.CHAT_RATE_BURST, settings.CHAT_RATE_PER_SECOND)
-        if not await database_sync_to_async(self._origin_allowed)():
+        if not await db(self._origin_allowed)():
             await self.close(code=NOT_ALLOWED_ORIGIN)
             return
         await self.accept()
@@ -212,7 +215,7 @@ class VisitorConsumer(JsonProtocolConsumer):
         for group in list(self.groups):
             await self.channel_layer.group_discard(group, self.channel_name)
         if self.visitor is not None:
-            await database_sync_to_async(self._leave)()
+            await db(self._leave)()
 
     def _leave(self):
         from visitors.tasks import settle_departure
@@ -234,8 +237,8 @@ class VisitorConsumer(JsonProtocolConsumer):
             raise ServiceError(_("This connection has already said hello."), code="conflict", field="type")
         token = frame.get("token")
         last_message_id = optional_id(frame, "last_message_id")
-        self.group_id = await database_sync_to_async(self._routing_group)(frame.get("group"))
-        self.visitor = await database_sync_to_async(visitor_services.visitor_arrive)(
+        self.group_id = await db(self._routing_group)(frame.get("group"))
+        self.visitor = await db(visitor_services.visitor_arrive)(
             key=token if isinstance(token, str) else None,
             connection=self.channel_name,
             ip_address=client_ip(self.scope),
@@ -250,7 +253,7 @@ class VisitorConsumer(JsonProtocolConsumer):
                 # A page the helpdesk cannot store (an address too long, not http) is reported, but
                 # must not leave the chat box without its welcome.
                 page_error = error
-        await self.send_json(await database_sync_to_async(self._welcome)(last_message_id))
+        await self.send_json(await db(self._welcome)(last_message_id))
         if page_error:
             await self.send_error(page_error, {"type": "page.view"})
 
@@ -291,11 +294,9 @@ class VisitorConsumer(JsonProtocolConsumer):
 
     async def ping(self, frame):
         if self.visitor is not None:
-            await database_sync_to_async(visitor_services.visitor_heartbeat)(
-                visitor_id=self.visitor.pk, connection=self.channel_name
-            )
+            await db(visitor_services.visitor_heartbeat)(visitor_id=self.visitor.pk, connection=self.channel_name)
             await self.refresh_groups()
-        agents_online = await database_sync_to_async(account_selectors.any_agent_available)()
+        agents_online = await db(account_selectors.any_agent_available)()
         await self.send_json({"type": "pong", "agents_online": agents_online})
 
     def _check_rate(self):
@@ -306,15 +307,7 @@ class VisitorConsumer(JsonProtocolConsumer):
         self._check_rate()
         client_id = required(frame, "client_id", str)
         body = required(frame, "body", str)
-        message = await database_sync_to_async(services.visitor_message_create)(
-            visitor=self.visitor,
-            body=body,
-            client_id=client_id,
-            page_url=self.page_url,
-            ip_address=client_ip(self.scope),
-            group=await database_sync_to_async(self._group)(),
-        )
-        await database_sync_to_async(visitor_services.visitor_touch)(visitor_id=self.visitor.pk)
+        message = await db(self._send)(body, client_id)
         await self.send_json(
             {
                 "type": "message.ack",
@@ -324,15 +317,24 @@ class VisitorConsumer(JsonProtocolConsumer):
             }
         )
 
-    def _group(self) -> AgentGroup | None:
-        return AgentGroup.objects.filter(pk=self.group_id).first() if self.group_id else None
+    def _send(self, body: str, client_id: str) -> Message:
+        message = services.visitor_message_create(
+            visitor=self.visitor,
+            body=body,
+            client_id=client_id,
+            page_url=self.page_url,
+            ip_address=client_ip(self.scope),
+            group_id=self.group_id,
+        )
+        visitor_services.visitor_touch(visitor_id=self.visitor.pk)
+        return message
 
     async def typing_update(self, frame):
         typing = required(frame, "typing", bool)
-        conversation = await database_sync_to_async(self._current_conversation)()
+        conversation = await db(self._current_conversation)()
         if conversation is None or not conversation.is_open:
             return
-        await database_sync_to_async(visitor_services.visitor_touch)(visitor_id=self.visitor.pk)
+        await db(visitor_services.visitor_touch)(visitor_id=self.visitor.pk)
         groups = realtime.dashboard_groups(
             {"id": conversation.pk, "group_id": conversation.group_id, "assignee_id": conversation.assignee_id}
         )
@@ -342,7 +344,7 @@ class VisitorConsumer(JsonProtocolConsumer):
 
     async def page_view(self, frame):
         url = frame.get("url")
-        await database_sync_to_async(visitor_services.page_view_record)(
+        await db(visitor_services.page_view_record)(
             visitor=self.visitor, url=url, title=frame.get("title") or "", referrer=frame.get("referrer") or ""
         )
         self.page_url = url
@@ -351,34 +353,30 @@ class VisitorConsumer(JsonProtocolConsumer):
         contact = {field: frame[field] for field in ("name", "email", "phone") if field in frame}
         if not contact:
             raise ServiceError(_("Send a name, email or phone."), field="name")
-        self.visitor = await database_sync_to_async(visitor_services.visitor_update)(visitor=self.visitor, **contact)
+        self.visitor = await db(visitor_services.visitor_update)(visitor=self.visitor, **contact)
         await self.send_json({"type": "visitor.updated", "visitor": contact})
 
     async def visitor_variables(self, frame):
-        await database_sync_to_async(visitor_services.visitor_set_variables)(
-            visitor=self.visitor, variables=frame.get("variables")
-        )
+        await db(visitor_services.visitor_set_variables)(visitor=self.visitor, variables=frame.get("variables"))
 
     async def visitor_identify(self, frame):
         contact = {field: frame.get(field) for field in ("name", "email", "phone")}
-        customer = await database_sync_to_async(visitor_services.visitor_identify)(
+        customer = await db(visitor_services.visitor_identify)(
             visitor=self.visitor, external_id=frame.get("id"), hash=frame.get("hash"), **contact
         )
         if customer.pk != self.visitor.pk:
             await self._become(customer)
-        await self.send_json(await database_sync_to_async(self._welcome)(None))
+        await self.send_json(await db(self._welcome)(None))
 
     async def _become(self, customer):
         await self.leave(realtime.visitor_group(self.visitor.pk))
-        await database_sync_to_async(self._leave)()
+        await db(self._leave)()
         self.visitor = customer
-        await database_sync_to_async(visitor_services.visitor_heartbeat)(
-            visitor_id=customer.pk, connection=self.channel_name
-        )
+        await db(visitor_services.visitor_heartbeat)(visitor_id=customer.pk, connection=self.channel_name)
         await self.join(realtime.visitor_group(customer.pk))
 
     async def visitor_group(self, frame):
-        self.group_id = await database_sync_to_async(self._routing_group)(frame.get("group"))
+        self.group_id = await db(self._routing_group)(frame.get("group"))
 
     async def offline_message(self, frame):
         """The contact form shown while no agent is online: it becomes a conversation whose visitor
@@ -389,7 +387,7 @@ class VisitorConsumer(JsonProtocolConsumer):
             raise ServiceError(_("Enter your email address so we can answer you."), field="email")
         body = required(frame, "message", str)
         contact = {"email": email} | ({"name": frame["name"]} if isinstance(frame.get("name"), str) else {})
-        message = await database_sync_to_async(self._offline_message)(contact, body, frame.get("client_id"))
+        message = await db(self._offline_message)(contact, body, frame.get("client_id"))
         await self.send_json(
             {
                 "type": "offline.ack",
@@ -410,7 +408,7 @@ class VisitorConsumer(JsonProtocolConsumer):
                 client_id=client_id if isinstance(client_id, str) else None,
                 page_url=self.page_url,
                 ip_address=client_ip(self.scope),
-                group=self._group(),
+                group_id=self.group_id,
             )
 
     async def conversation_rate(self, frame):
@@ -418,7 +416,7 @@ class VisitorConsumer(JsonProtocolConsumer):
         comment = frame.get("comment") or ""
         if not isinstance(comment, str):
             raise ServiceError(_("The comment is text."), field="comment")
-        await database_sync_to_async(self._rate)(rating, comment)
+        await db(self._rate)(rating, comment)
         await self.send_json({"type": "rating.ack", "rating": rating})
 
     def _rate(self, rating, comment):
@@ -460,9 +458,9 @@ class AgentConsumer(JsonProtocolConsumer):
             await self.close(code=NOT_AUTHENTICATED)
             return
         await self.accept()
-        await self.join(*await database_sync_to_async(realtime.agent_inbox_groups)(self.agent))
-        await database_sync_to_async(account_services.agent_heartbeat)(agent=self.agent)
-        await self.send_json(await database_sync_to_async(self._welcome)())
+        await self.join(*await db(realtime.agent_inbox_groups)(self.agent))
+        await db(account_services.agent_heartbeat)(agent=self.agent)
+        await self.send_json(await db(self._welcome)())
 
     def _welcome(self) -> dict:
         from .events import agent_payload
@@ -480,12 +478,12 @@ class AgentConsumer(JsonProtocolConsumer):
     async def ping(self, frame):
         """The heartbeat, which also brings the connection up to date with the agent as the owner has
         them now: locked out, it closes; another role or other groups, the inbox follows."""
-        agent = await database_sync_to_async(self._reload_agent)()
+        agent = await db(self._reload_agent)()
         if agent is None:
             await self.close(code=NOT_AUTHENTICATED)
             return
-        await database_sync_to_async(account_services.agent_heartbeat)(agent=agent)
-        wanted = set(await database_sync_to_async(realtime.agent_inbox_groups)(agent))
+        await db(account_services.agent_heartbeat)(agent=agent)
+        wanted = set(await db(realtime.agent_inbox_groups)(agent))
         inbox = {group for group in self.groups if group.startswith(("inbox-", "agent-"))}
         await self.leave(*(inbox - wanted))
         await self.join(*(wanted - inbox))
@@ -511,11 +509,11 @@ class AgentConsumer(JsonProtocolConsumer):
     async def conversation_watch(self, frame):
         """Open a conversation: its live events from now on, and what happened after the last message
         the dashboard has."""
-        conversation = await database_sync_to_async(self._conversation)(frame)
+        conversation = await db(self._conversation)(frame)
         await self.join(
             realtime.conversation_group(conversation.pk), realtime.visitor_watch_group(conversation.visitor_id)
         )
-        sync = await database_sync_to_async(self._catch_up)(conversation, optional_id(frame, "last_message_id"))
+        sync = await db(self._catch_up)(conversation, optional_id(frame, "last_message_id"))
         await self.send_json(sync)
 
     def _catch_up(self, conversation: Conversation, last_message_id: int | None) -> dict:
@@ -533,7 +531,7 @@ class AgentConsumer(JsonProtocolConsumer):
         }
 
     async def conversation_unwatch(self, frame):
-        conversation = await database_sync_to_async(self._conversation)(frame)
+        conversation = await db(self._conversation)(frame)
         await self.leave(
             realtime.conversation_group(conversation.pk), realtime.visitor_watch_group(conversation.visitor_id)
         )
@@ -542,7 +540,7 @@ class AgentConsumer(JsonProtocolConsumer):
         client_id = required(frame, "client_id", str)
         body = required(frame, "body", str)
         channel = frame.get("channel")
-        message = await database_sync_to_async(self._send)(frame, body, client_id, channel)
+        message = await db(self._send)(frame, body, client_id, channel)
         await self.send_json(
             {
                 "type": "message.ack",
@@ -565,7 +563,7 @@ class AgentConsumer(JsonProtocolConsumer):
 
     async def typing_update(self, frame):
         typing = required(frame, "typing", bool)
-        conversation = await database_sync_to_async(self._conversation)(frame)
+        conversation = await db(self._conversation)(frame)
         from .events import agent_payload
 
         agent = agent_payload(self.agent)
@@ -591,11 +589,11 @@ class AgentConsumer(JsonProtocolConsumer):
 
     async def conversation_action(self, frame):
         action = self.actions[frame["type"]]
-        conversation = await database_sync_to_async(self._conversation)(frame)
-        await database_sync_to_async(action)(conversation=conversation, actor=self.agent)
+        conversation = await db(self._conversation)(frame)
+        await db(action)(conversation=conversation, actor=self.agent)
         await self.send_json({"type": "action.ok", "ref": frame["type"], "conversation_id": conversation.pk})
 
     async def status_set(self, frame):
         status = required(frame, "status", str)
-        await database_sync_to_async(account_services.agent_set_status)(agent=self.agent, status=status)
+        await db(account_services.agent_set_status)(agent=self.agent, status=status)
         await self.send_json({"type": "status.ok", "status": status})

@@ -106,17 +106,23 @@ def for_visitor(event: dict) -> dict:
     return frame
 
 
-def send_to_groups(groups, frame: dict) -> None:
+def send_to_groups(*deliveries: tuple[list[str], dict]) -> None:
+    """Send each `(groups, frame)` to the sockets in those groups, each socket once per frame, in order."""
     layer = get_channel_layer()
-    if layer is None:
+    if layer is None or not deliveries:
         return
-    send = async_to_sync(_send_all)
-    send(layer, list(dict.fromkeys(groups)), {"type": "frame.send", "frame": frame})
+    async_to_sync(_send_all)(layer, deliveries)
 
 
-async def _send_all(layer, groups, message):
-    for group in groups:
-        await layer.group_send(group, message)
+async def _send_all(layer, deliveries):
+    for groups, frame in deliveries:
+        message = {"type": "frame.send", "frame": frame}
+        groups = list(dict.fromkeys(groups))
+        if hasattr(layer, "group_send_many"):
+            await layer.group_send_many(groups, message)
+        else:
+            for group in groups:
+                await layer.group_send(group, message)
 
 
 # Conversation events a visitor's chat box shows: messages, and the lifecycle changes it reacts to.
@@ -151,15 +157,16 @@ def fan_out(event: dict) -> None:
     try:
         if "conversation" in event:
             conversation = event["conversation"]
-            send_to_groups(dashboard_groups(conversation, event.get("history")), event)
+            deliveries = [(dashboard_groups(conversation, event.get("history")), event)]
             if kind in VISITOR_EVENTS:
-                send_to_groups([visitor_group(conversation["visitor_id"])], for_visitor(event))
+                deliveries.append(([visitor_group(conversation["visitor_id"])], for_visitor(event)))
+            send_to_groups(*deliveries)
         elif kind.startswith("visitor."):
             groups = [visitor_watch_group(event["visitor"]["id"])]
             if kind in INBOX_VISITOR_EVENTS:
                 for conversation in _open_conversations_of(event["visitor"]["id"]):
                     groups += dashboard_groups(conversation)
-            send_to_groups(groups, event)
+            send_to_groups((groups, event))
     except Exception:
         # Best effort by design: the event is stored; clients catch up from the database.
         logger.exception("Live fan-out of %s failed", kind)

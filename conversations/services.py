@@ -108,25 +108,55 @@ def message_create(
     website is refused when that channel's reply check says why it cannot go out, else handed to the
     channel's deliverer after commit.
     """
+    channel = _message_channel(conversation, author=author, agent=agent, channel=channel, external_id=external_id)
+    _check_client_id(client_id)
+    return _message_store(
+        _locked(conversation),
+        author=author,
+        body=_clean_body(body),
+        agent=agent,
+        channel=channel,
+        client_id=client_id,
+        external_id=external_id,
+    )
+
+
+def _message_channel(
+    conversation: Conversation, *, author: str, agent: Agent | None, channel: str | None, external_id: str | None
+) -> str:
+    """The channel the message goes through, after refusing an author, agent or channel that cannot be."""
     if author not in Message.Author.values:
         raise ServiceError(_("Unknown message author %(author)s.") % {"author": author}, field="author")
     if agent is not None and author != Message.Author.AGENT:
         raise ServiceError(_("Only an agent message has an agent."), field="agent")
     # A reply someone sent outside the helpdesk (from the Facebook page's own inbox) has no agent
     # here, but the channel's id for it; it was delivered already.
-    sent_elsewhere = author == Message.Author.AGENT and agent is None
-    if sent_elsewhere and not external_id:
+    if author == Message.Author.AGENT and agent is None and not external_id:
         raise ServiceError(_("An agent message needs its agent."), field="agent")
     channel = channel or conversation.channel
     if channel not in Channel.values:
         raise ServiceError(_("Unknown channel %(channel)s.") % {"channel": channel}, field="channel")
+    return channel
+
+
+def _check_client_id(client_id) -> None:
     if client_id is not None and (not isinstance(client_id, str) or not 0 < len(client_id) <= MAX_CLIENT_ID_LENGTH):
         raise ServiceError(
             _("The client id must be 1 to %(limit)d characters.") % {"limit": MAX_CLIENT_ID_LENGTH}, field="client_id"
         )
-    body = _clean_body(body)
 
-    conversation = _locked(conversation)
+
+def _message_store(
+    conversation: Conversation,
+    *,
+    author: str,
+    body: str,
+    agent: Agent | None,
+    channel: str,
+    client_id: str | None,
+    external_id: str | None,
+) -> Message:
+    """Store a checked, masked message in a conversation this transaction holds locked."""
     if duplicate := _existing_duplicate(conversation, channel, client_id, external_id):
         return duplicate
     if agent is not None:
@@ -143,24 +173,30 @@ def message_create(
 
     now = timezone.now()
     delivery = Message.Delivery.PENDING if agent is not None and channel != Channel.WEB else Message.Delivery.NONE
-    try:
-        with transaction.atomic():
-            message = Message.objects.create(
-                conversation=conversation,
-                author=author,
-                agent=agent,
-                body=body,
-                channel=channel,
-                client_id=client_id,
-                external_id=external_id,
-                delivery_status=delivery,
-                created_at=now,
-            )
-    except IntegrityError:
-        # Another process stored the same message between our check and our insert.
-        if duplicate := _existing_duplicate(conversation, channel, client_id, external_id):
-            return duplicate
-        raise
+    message = Message(
+        conversation=conversation,
+        author=author,
+        agent=agent,
+        body=body,
+        channel=channel,
+        client_id=client_id,
+        external_id=external_id,
+        delivery_status=delivery,
+        created_at=now,
+    )
+    if external_id is None:
+        # A repeated client id can only come from this conversation, whose lock we hold: the check
+        # above is final.
+        message.save(force_insert=True)
+    else:
+        try:
+            with transaction.atomic():
+                message.save(force_insert=True)
+        except IntegrityError:
+            # Another conversation's transaction stored the same channel message meanwhile.
+            if duplicate := _existing_duplicate(conversation, channel, client_id, external_id):
+                return duplicate
+            raise
 
     conversation.last_message_at = now
     fields = ["last_message_at"]
@@ -225,7 +261,9 @@ def message_set_delivery(*, message: Message, status: str, error: str = "", exte
 
 
 def _latest_conversation(visitor: Visitor, channel: str) -> Conversation | None:
-    return selectors.visitor_conversations_on(visitor_id=visitor.pk, channel=channel).select_for_update().first()
+    """The conversation the visitor writes in, locked as `_locked` locks it."""
+    conversations = selectors.visitor_conversations_on(visitor_id=visitor.pk, channel=channel)
+    return conversations.select_for_update(of=("self",)).select_related("assignee").first()
 
 
 @transaction.atomic
@@ -239,21 +277,32 @@ def visitor_message_create(
     external_id: str | None = None,
     page_url: str = "",
     ip_address: str | None = None,
-    group: AgentGroup | None = None,
+    group_id: int | None = None,
 ) -> Message:
     """A visitor writes: into the given conversation, else their latest one on this channel (which
-    reopens if resolved), else a new conversation that their first message opens."""
+    reopens if resolved), else a new conversation that their first message opens, routed to the
+    agent group `group_id` while that group exists."""
     if conversation is not None and conversation.visitor_id != visitor.pk:
         raise ServiceError(_("That conversation belongs to someone else."), code="forbidden", field="conversation")
-    if conversation is None:
-        _clean_body(body)  # refuse an empty message before it opens an empty conversation
+    if channel not in Channel.values:
+        raise ServiceError(_("Unknown channel %(channel)s.") % {"channel": channel}, field="channel")
+    _check_client_id(client_id)
+    body = _clean_body(body)  # an empty message is refused before it opens an empty conversation
+    if conversation is not None:
+        conversation = _locked(conversation)
+    else:
         conversation = _latest_conversation(visitor, channel) or conversation_start(
-            visitor=visitor, channel=channel, page_url=page_url, ip_address=ip_address, group=group
+            visitor=visitor,
+            channel=channel,
+            page_url=page_url,
+            ip_address=ip_address,
+            group=AgentGroup.objects.filter(pk=group_id).first() if group_id else None,
         )
-    return message_create(
-        conversation=conversation,
+    return _message_store(
+        conversation,
         author=Message.Author.VISITOR,
         body=body,
+        agent=None,
         channel=channel,
         client_id=client_id,
         external_id=external_id,

@@ -121,6 +121,9 @@ else:
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Threads (each with its own connection) that run the websockets' database work in one process:
+# sockets wait for a free one, so this also bounds the connections a process opens for them.
+DATABASE_THREADS = env_int("DATABASE_THREADS", 8)
 
 # --- Channel layer, cache and Celery broker: Redis when REDIS_URL is set --------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")

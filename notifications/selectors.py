@@ -38,8 +38,8 @@ def agents_who_could_answer(conversation: Conversation) -> QuerySet[Agent]:
 def agents_online_for(conversation: Conversation) -> list[Agent]:
     """Who was online to answer: the assignee when online, else the online agents who could answer."""
     online = agents_online()
-    if conversation.assignee_id and online.filter(pk=conversation.assignee_id).exists():
-        return list(online.filter(pk=conversation.assignee_id))
+    if conversation.assignee_id and (assignee := list(online.filter(pk=conversation.assignee_id))):
+        return assignee
     return list(online.filter(pk__in=agents_who_could_answer(conversation).values("pk")))
 
 

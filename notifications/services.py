@@ -129,11 +129,9 @@ def notification_visitor_wrote(*, message_id: int) -> Episode | None:
 
 
 @transaction.atomic
-def notification_agent_replied(*, message_id: int) -> None:
+def notification_agent_replied(*, conversation_id: int, message_id: int) -> None:
     """An agent's reply ends the episodes it answers; those not yet emailed never will be."""
-    message = Message.objects.filter(pk=message_id, author=Message.Author.AGENT).first()
-    if message is not None:
-        _end_episodes(message.conversation_id, reason="answered", before_message_id=message.pk)
+    _end_episodes(conversation_id, reason="answered", before_message_id=message_id)
 
 
 @transaction.atomic

@@ -13,7 +13,7 @@ def on_event(event: Event) -> None:
         if message["author"] == "visitor":
             services.notification_visitor_wrote(message_id=message["id"])
         elif message["author"] == "agent":
-            services.notification_agent_replied(message_id=message["id"])
+            services.notification_agent_replied(conversation_id=message["conversation_id"], message_id=message["id"])
     elif kind == "conversation.resolved":
         services.notification_conversation_resolved(conversation_id=event["conversation"]["id"])
     elif kind == "visitor.left":

@@ -24,7 +24,6 @@ def webhook_events_clean(events) -> list[str]:
     return sorted(set(events))
 
 
-@transaction.atomic
 def webhook_deliveries_create(*, event: dict) -> list[WebhookDelivery]:
     """Every active endpoint that chose this event gets a delivery, sent by Celery after commit."""
     event_type = event.get("type")
@@ -34,15 +33,18 @@ def webhook_deliveries_create(*, event: dict) -> list[WebhookDelivery]:
     endpoints = [
         endpoint for endpoint in WebhookEndpoint.objects.filter(is_active=True) if event_type in endpoint.events
     ]
+    if not endpoints:
+        return []  # the usual case, on every message: no transaction to open
     payload = {key: value for key, value in event.items() if key != "type"}
-    deliveries = [
-        WebhookDelivery.objects.create(endpoint=endpoint, event_type=event_type, payload=payload)
-        for endpoint in endpoints
-    ]
     from .tasks import deliver_webhook  # the task module imports these services
 
-    for delivery in deliveries:
-        deliver_webhook.delay_on_commit(delivery.pk)
+    with transaction.atomic():
+        deliveries = [
+            WebhookDelivery.objects.create(endpoint=endpoint, event_type=event_type, payload=payload)
+            for endpoint in endpoints
+        ]
+        for delivery in deliveries:
+            deliver_webhook.delay_on_commit(delivery.pk)
     return deliveries
 
 

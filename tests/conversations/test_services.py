@@ -634,3 +634,24 @@ def test_conversation_of_another_group_cannot_be_marked_read(agent):
 
     with pytest.raises(ServiceError):
         services.conversation_mark_read(conversation=hidden, agent=agent)
+
+
+def test_a_chat_message_and_all_it_sets_off_take_a_fixed_handful_of_queries(
+    visitor, django_capture_on_commit_callbacks, django_assert_max_num_queries
+):
+    """Every message of a live chat pays for this, hundreds of times a second under load: storing it,
+    the webhooks' check and the notification bookkeeping, whatever the conversation's length."""
+    agent = online(AgentFactory())
+    conversation = visitor_says(visitor, client_id="c0").conversation
+    for n in range(1, 4):
+        with django_capture_on_commit_callbacks(execute=True):
+            services.message_create(
+                conversation=conversation, author=Message.Author.AGENT, agent=agent, body="Hi", client_id=f"a{n}"
+            )
+        # After each reply, the visitor's next message starts a new possibly-missed episode.
+        with django_assert_max_num_queries(17), django_capture_on_commit_callbacks(execute=True):
+            visitor_says(visitor, "Thanks", client_id=f"c{n}")
+    with django_assert_max_num_queries(11), django_capture_on_commit_callbacks(execute=True):
+        services.message_create(
+            conversation=conversation, author=Message.Author.AGENT, agent=agent, body="Bye", client_id="a9"
+        )

@@ -168,7 +168,7 @@ def test_the_offline_contact_form_and_the_group_of_the_conversation(clock, after
     AgentFactory()  # another team's agent
     AgentFactory(groups=[sales], can_chat=False)  # inactive: cannot answer
 
-    writes(after_commit, vera, group=sales)
+    writes(after_commit, vera, group_id=sales.pk)
     clock.shift(timedelta(seconds=DELAY + 1))
     sweep(after_commit)
 
@@ -180,7 +180,7 @@ def test_an_online_agent_of_another_group_does_not_stop_the_offline_message(cloc
     seller = AgentFactory(groups=[sales])
     AgentFactory(online=True)  # online, but not in Sales
 
-    writes(after_commit, vera, group=sales)
+    writes(after_commit, vera, group_id=sales.pk)
     clock.shift(timedelta(seconds=DELAY + 1))
     sweep(after_commit)
 
@@ -358,7 +358,7 @@ def test_only_the_online_agents_of_the_conversations_group_miss_it(clock, after_
     AgentFactory(groups=[support])  # offline: did not miss it
     AgentFactory(online=True)  # online, but another team's
 
-    writes(after_commit, vera, group=support)
+    writes(after_commit, vera, group_id=support.pk)
     leaves(after_commit, clock, vera)
 
     assert recipients(mailoutbox) == [helper.email]

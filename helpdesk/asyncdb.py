@@ -1,0 +1,22 @@
+"""Database work from websocket consumers, on a bounded pool of threads.
+
+Channels' `database_sync_to_async` is thread-sensitive by default, and its consumers run in no
+thread-sensitive context, so every socket of a process shares one thread: one visitor's database
+round trips wait behind every other socket's, and a process stores at most one message at a time.
+Here the work runs on a pool of `DATABASE_THREADS` threads, each with its own persistent connection.
+A socket still handles its frames one after another (a consumer awaits each), and row locks order
+concurrent changes to one conversation, as they already must across processes.
+"""
+
+from concurrent.futures import ThreadPoolExecutor
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+
+_executor = ThreadPoolExecutor(max_workers=settings.DATABASE_THREADS, thread_name_prefix="database")
+
+
+def db(func):
+    """`await db(func)(*args)`: run `func` on the database threads, with Django's connection upkeep
+    (stale connections closed before and after) as `database_sync_to_async` does."""
+    return database_sync_to_async(func, thread_sensitive=False, executor=_executor)
