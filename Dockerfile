@@ -21,4 +21,4 @@ RUN SECRET_KEY=collectstatic ALLOWED_HOSTS=localhost python manage.py collectsta
 
 USER helpdesk
 EXPOSE 8000
-CMD ["sh", "-c", "python manage.py migrate --no-input && exec uvicorn helpdesk.asgi:application --host 0.0.0.0 --port 8000 --workers ${WEB_WORKERS:-2} --proxy-headers"]
+CMD ["sh", "-c", "python manage.py migrate --no-input && exec uvicorn helpdesk.asgi:application --host 0.0.0.0 --port 8000 --workers ${WEB_WORKERS:-2} --proxy-headers --ws-per-message-deflate false"]

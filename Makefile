@@ -19,7 +19,7 @@ $(VENV)/.installed: $(BIN)/activate requirements.txt requirements-dev.txt
 run: $(VENV)/.installed
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py create_demo_owner
-	$(BIN)/uvicorn helpdesk.asgi:application --host $(HOST) --port $(PORT)
+	$(BIN)/uvicorn helpdesk.asgi:application --host $(HOST) --port $(PORT) --ws-per-message-deflate false
 
 ## Run the whole test suite (on PostgreSQL and Redis when DATABASE_URL and REDIS_URL are set).
 test: $(VENV)/.installed

@@ -59,13 +59,13 @@ def free_port() -> int:
 
 
 class Server:
-    """One uvicorn process serving an ASGI app on 127.0.0.1."""
+    """One uvicorn process serving an ASGI app on 127.0.0.1, with the Dockerfile's websocket options."""
 
     def __init__(self, app: str, environment: dict):
         self.port = free_port()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(self.port),
-             "--log-level", "warning", "--no-access-log"],
+             "--log-level", "warning", "--no-access-log", "--ws-per-message-deflate", "false"],
             cwd=ROOT,
             env=environment,
         )  # fmt: skip

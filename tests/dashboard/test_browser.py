@@ -55,7 +55,6 @@ def server(transactional_db, in_process_channel_layer):
     """The helpdesk on uvicorn in a thread of this process: the test database and the in-memory
     channel layer are shared with the test."""
     import uvicorn
-    from channels.auth import AuthMiddlewareStack
     from channels.routing import ProtocolTypeRouter, URLRouter
     from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
     from django.core.asgi import get_asgi_application
@@ -65,7 +64,7 @@ def server(transactional_db, in_process_channel_layer):
     application = ProtocolTypeRouter(
         {
             "http": ASGIStaticFilesHandler(get_asgi_application()),
-            "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
+            "websocket": URLRouter(websocket_urlpatterns),
         }
     )
     port = free_port()
