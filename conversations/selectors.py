@@ -114,6 +114,20 @@ def conversation_search(*, agent: Agent, params: Mapping) -> QuerySet[Conversati
     )
 
 
+def tags_of_conversations(conversation_ids: list[int]) -> dict[int, list[dict]]:
+    """Each conversation's tags (`{"id", "name"}`, by name) in one query, for a page of a list read as rows."""
+    tags: dict[int, list[dict]] = {pk: [] for pk in conversation_ids}
+    if conversation_ids:
+        links = (
+            Conversation.tags.through.objects.filter(conversation_id__in=conversation_ids)
+            .order_by("tag__name", "tag_id")
+            .values_list("conversation_id", "tag_id", "tag__name")
+        )
+        for conversation_id, tag_id, name in links:
+            tags[conversation_id].append({"id": tag_id, "name": name})
+    return tags
+
+
 def conversation_with_messages(*, agent: Agent, conversation_id: int) -> Conversation:
     """The conversation (if the agent may see it) with its tags and messages loaded in a fixed number of queries."""
     conversation = conversation_for_agent(agent=agent, conversation_id=conversation_id)
