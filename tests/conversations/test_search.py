@@ -270,3 +270,14 @@ def test_words_ip_ranges_and_urls_can_be_searched_through_indexes_on_postgresql(
     assert "message_body_fts_idx" in words
     assert "conv_ip_idx" in addresses
     assert "conv_page_url_trgm_idx" in urls
+
+
+def test_each_search_reads_its_own_filters(owner):
+    """The filters are copied shallowly for each search: one search's values never leak into the next."""
+    refund, vip = TagFactory(name="refund"), TagFactory(name="vip")
+    both, only_refund = ConversationFactory(tags=[refund, vip]), ConversationFactory(tags=[refund])
+
+    assert search(owner, f"tag={refund.pk}&tag={vip.pk}&tag_match=all") == [both]
+    assert search(owner, f"tag={refund.pk}&tag={vip.pk}") == [only_refund, both]
+    assert search(owner, "rating=5") == []
+    assert search(owner, f"tag={vip.pk}") == [both]
