@@ -128,6 +128,10 @@ def test_a_listed_conversation_reads_exactly_as_its_declared_fields_give_it(full
     assert built == generic
     assert listed == generic
     assert list(built) == list(listed) == list(ConversationOutput().fields)
+    with timezone.override("Europe/Budapest"):
+        assert rows_output(list(as_rows(Conversation.objects.filter(pk=conversation.pk)))) == [
+            serializers.Serializer.to_representation(ConversationOutput(), conversation)
+        ]
 
 
 def test_search_through_the_api(full_agent):
