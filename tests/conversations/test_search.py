@@ -281,3 +281,16 @@ def test_each_search_reads_its_own_filters(owner):
     assert search(owner, f"tag={refund.pk}&tag={vip.pk}") == [only_refund, both]
     assert search(owner, "rating=5") == []
     assert search(owner, f"tag={vip.pk}") == [both]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="parallel query exists on PostgreSQL only")
+def test_conversations_tags_and_messages_are_never_scanned_by_parallel_workers():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname, reloptions FROM pg_class WHERE relname = ANY(%s)",
+            [["conversations_conversation", "conversations_conversation_tags", "conversations_message"]],
+        )
+        options = dict(cursor.fetchall())
+
+    assert len(options) == 3
+    assert all("parallel_workers=0" in (table_options or []) for table_options in options.values())
