@@ -306,7 +306,8 @@ def captured_sql(params) -> list[str]:
     from django.http import QueryDict
     from django.test.utils import CaptureQueriesContext
 
-    from conversations.selectors import conversation_search
+    from conversations.api import as_rows
+    from conversations.selectors import conversation_search, tags_of_conversations
     from helpdesk.models import ApiKey
     from helpdesk.rest import NewestFirstPagination
 
@@ -314,10 +315,13 @@ def captured_sql(params) -> list[str]:
     query = QueryDict(mutable=True)
     for name, value in params:
         query.appendlist(name, str(value))
+    size = NewestFirstPagination.page_size
     with CaptureQueriesContext(connection) as captured:
-        queryset = conversation_search(agent=agent, params=query)
-        # The cursor paginator reads one row more than a page, to know whether there is a next one.
-        list(queryset[: NewestFirstPagination.page_size + 1])
+        # As the API reads a page: its rows (one more than a page, to know whether there is a next one),
+        # then their tags.
+        rows = as_rows(conversation_search(agent=agent, params=query))
+        rows = list(rows.order_by(*NewestFirstPagination.ordering)[: size + 1])
+        tags_of_conversations([row["id"] for row in rows[:size]])
     return [entry["sql"] for entry in captured.captured_queries]
 
 
