@@ -1,17 +1,19 @@
-"""The Django cache's Redis connections, shared by the whole process.
+"""The Django cache on Redis, with its connections and client shared by the whole process.
 
 Django makes a cache object for each request context, and with it a new Redis connection pool: under
 ASGI every request therefore connected to Redis again (the API's rate limit reads and writes the cache
-on each request). `ProcessConnectionPool` hands every cache object of a process the same pool.
+on each request), and every cache call built a new Redis client. `RedisCache` hands every cache object
+of a process the same pool and client for each address.
 """
 
 import threading
 
 import redis
+from django.core.cache.backends import redis as django_redis
 
 
 class ProcessConnectionPool(redis.ConnectionPool):
-    """`OPTIONS["pool_class"]` of the Redis cache: one pool per process, address and options."""
+    """One pool per process, address and options."""
 
     _pools: dict = {}
     _lock = threading.Lock()
@@ -25,3 +27,25 @@ class ProcessConnectionPool(redis.ConnectionPool):
                 # redis-py makes a forked process's pool start afresh (it checks the process id).
                 pool = cls._pools[key] = super().from_url(url, **kwargs)
         return pool
+
+
+_clients: dict[redis.ConnectionPool, redis.Redis] = {}
+
+
+class RedisCacheClient(django_redis.RedisCacheClient):
+    def get_client(self, key=None, *, write=False):
+        pool = self._get_connection_pool(write)
+        client = _clients.get(pool)
+        if client is None:
+            # A Redis client is thread-safe: it takes a connection from the pool for each command.
+            client = _clients.setdefault(pool, self._client(connection_pool=pool))
+        return client
+
+
+class RedisCache(django_redis.RedisCache):
+    """`BACKEND` of the cache when `REDIS_URL` is set."""
+
+    def __init__(self, server, params):
+        super().__init__(server, params)
+        self._class = RedisCacheClient
+        self._options = {"pool_class": ProcessConnectionPool, **self._options}

@@ -136,13 +136,7 @@ if REDIS_URL:
             "CONFIG": {"hosts": [REDIS_URL], "prefix": "helpdesk"},
         }
     }
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
-            "OPTIONS": {"pool_class": "helpdesk.cache.ProcessConnectionPool"},
-        }
-    }
+    CACHES = {"default": {"BACKEND": "helpdesk.cache.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
