@@ -83,7 +83,6 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "helpdesk.middleware.AgentLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -314,6 +313,10 @@ WIDGET_DEMO = env_bool("WIDGET_DEMO", DEBUG)
 # htmx, vendored by django-htmx: `request.htmx` tells partial requests from page loads.
 INSTALLED_APPS += ["django_htmx"]
 MIDDLEWARE += ["django_htmx.middleware.HtmxMiddleware"]
+# Last: it is the one middleware that runs only synchronously, so under ASGI the whole chain above it
+# runs in the request's thread instead of switching between it and the event loop around each of the
+# others (three switches fewer per request).
+MIDDLEWARE += ["helpdesk.middleware.AgentLanguageMiddleware"]
 # How many conversations a list page shows before loading more on scroll.
 DASHBOARD_PAGE_SIZE = env_int("DASHBOARD_PAGE_SIZE", 50)
 
