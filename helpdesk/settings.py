@@ -83,7 +83,6 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "helpdesk.middleware.AgentLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -110,7 +109,12 @@ TEMPLATES = [
 # --- Database -----------------------------------------------------------------------------------
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
+    # Under ASGI each HTTP request runs in a thread of its own, so a persistent connection served a single
+    # request and every request connected again (10 ms and more): a pool shared by the process instead.
+    DATABASES["default"]["OPTIONS"] = {
+        "pool": {"min_size": 2, "max_size": env_int("DATABASE_POOL_SIZE", 20), "timeout": 30}
+    }
 else:
     DATABASES = {
         "default": {
@@ -134,7 +138,7 @@ if REDIS_URL:
             "CONFIG": {"hosts": [REDIS_URL], "prefix": "helpdesk"},
         }
     }
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {"default": {"BACKEND": "helpdesk.cache.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -312,6 +316,10 @@ WIDGET_DEMO = env_bool("WIDGET_DEMO", DEBUG)
 # htmx, vendored by django-htmx: `request.htmx` tells partial requests from page loads.
 INSTALLED_APPS += ["django_htmx"]
 MIDDLEWARE += ["django_htmx.middleware.HtmxMiddleware"]
+# Last: it is the one middleware that runs only synchronously, so under ASGI the whole chain above it
+# runs in the request's thread instead of switching between it and the event loop around each of the
+# others (three switches fewer per request).
+MIDDLEWARE += ["helpdesk.middleware.AgentLanguageMiddleware"]
 # How many conversations a list page shows before loading more on scroll.
 DASHBOARD_PAGE_SIZE = env_int("DASHBOARD_PAGE_SIZE", 50)
 

@@ -270,3 +270,27 @@ def test_words_ip_ranges_and_urls_can_be_searched_through_indexes_on_postgresql(
     assert "message_body_fts_idx" in words
     assert "conv_ip_idx" in addresses
     assert "conv_page_url_trgm_idx" in urls
+
+
+def test_each_search_reads_its_own_filters(owner):
+    """The filters are copied shallowly for each search: one search's values never leak into the next."""
+    refund, vip = TagFactory(name="refund"), TagFactory(name="vip")
+    both, only_refund = ConversationFactory(tags=[refund, vip]), ConversationFactory(tags=[refund])
+
+    assert search(owner, f"tag={refund.pk}&tag={vip.pk}&tag_match=all") == [both]
+    assert search(owner, f"tag={refund.pk}&tag={vip.pk}") == [only_refund, both]
+    assert search(owner, "rating=5") == []
+    assert search(owner, f"tag={vip.pk}") == [both]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="parallel query exists on PostgreSQL only")
+def test_conversations_tags_and_messages_are_never_scanned_by_parallel_workers():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname, reloptions FROM pg_class WHERE relname = ANY(%s)",
+            [["conversations_conversation", "conversations_conversation_tags", "conversations_message"]],
+        )
+        options = dict(cursor.fetchall())
+
+    assert len(options) == 3
+    assert all("parallel_workers=0" in (table_options or []) for table_options in options.values())
