@@ -109,11 +109,17 @@ TEMPLATES = [
 # --- Database -----------------------------------------------------------------------------------
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_health_checks=True)}
     # Under ASGI each HTTP request runs in a thread of its own, so a persistent connection served a single
     # request and every request connected again (10 ms and more): a pool shared by the process instead.
+    # With health checks on, Django has the pool check each connection as it leaves (one short round
+    # trip), so a database restart costs reconnections, not failed requests and lost messages.
     DATABASES["default"]["OPTIONS"] = {
-        "pool": {"min_size": 2, "max_size": env_int("DATABASE_POOL_SIZE", 20), "timeout": 30}
+        "pool": {
+            "min_size": 2,
+            "max_size": env_int("DATABASE_POOL_SIZE", 20),
+            "timeout": 30,
+        }
     }
 else:
     DATABASES = {
