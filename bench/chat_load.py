@@ -11,9 +11,10 @@ agents the dashboard protocol to the other, so every message crosses processes t
 really stored. Everything talks to 127.0.0.1 only, and every load loop is bounded in count and time.
 
 It reports visitor→agent and agent→visitor latency (p50/p95/p99) at each load step, the highest rate
-sustained with nothing lost, lost and doubled messages (counted at the receivers), memory per idle
-visitor socket, CPU per message, the helpdesk's sustained rate as a share of the baseline's, and a
-reconnect storm (half the visitors dropped and reconnected mid-load). Results go to
+sustained (nothing lost or doubled, and a p99 within a second: deliveries keep up), lost and doubled
+messages (counted at the receivers), memory per idle visitor socket, server CPU per message (helpdesk
+and baseline), the helpdesk's sustained rate as a share of the baseline's, and a reconnect storm (half
+the visitors dropped and reconnected mid-load, at a rate the helpdesk sustains). Results go to
 bench/results/chat_load.json; `python bench/report.py` puts them in the README.
 """
 
@@ -40,7 +41,7 @@ QUICK = {"visitors": 40, "agents": 3, "steps": [25, 50], "step_seconds": 3, "idl
 FULL = {
     "visitors": 200,
     "agents": 5,
-    "steps": [100, 250, 500, 750, 1000, 1500],
+    "steps": [25, 50, 100, 250, 500, 750, 1000, 1500],
     "step_seconds": 10,
     "idle_sockets": 10_000,
     "storm_rate": 250,
@@ -335,8 +336,19 @@ def describe(result: dict) -> str:
     )
 
 
+# A rate is sustained when nothing is lost or doubled and deliveries keep up: a p99 beyond this means
+# a queue that grows for as long as the rate lasts, even if the drain after the step empties it.
+KEEPS_UP_P99_MS = 1000
+
+
 def passed(result: dict) -> bool:
-    return result["lost"] == 0 and result["doubled"] == 0 and result["achieved_rate"] >= 0.9 * result["rate"]
+    latencies = [result[key]["p99"] for key in ("visitor_to_agent_ms", "agent_to_visitor_ms")]
+    return (
+        result["lost"] == 0
+        and result["doubled"] == 0
+        and result["achieved_rate"] >= 0.9 * result["rate"]
+        and all(p99 is not None and p99 <= KEEPS_UP_P99_MS for p99 in latencies)
+    )
 
 
 async def open_all(clients, batch=100):
@@ -377,8 +389,9 @@ async def helpdesk_run(config, servers, cookies) -> dict:
             break
     cpu_per_message_ms = (sum(server.cpu() for server in servers) - cpu_before) / max(messages, 1) * 1000
 
-    # Reconnect storm: half the visitors drop mid-load and come back with the last id they saw.
-    storm_rate = config["storm_rate"]
+    # Reconnect storm: half the visitors drop mid-load and come back with the last id they saw. It
+    # checks reconnection, not overload: at most the highest rate the helpdesk sustained.
+    storm_rate = min(config["storm_rate"], sustained(steps) or config["steps"][0])
 
     async def storm(offline: set):
         dropped = visitors[::2]
@@ -510,7 +523,11 @@ def main():
     at_500 = next((s for s in helpdesk["steps"] if s["rate"] == 500), None)
     result = {
         "mode": "quick" if args.quick else "full",
-        "machine": {"cores": psutil.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1)},
+        "machine": {
+            "cores": psutil.cpu_count(),
+            "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+            "load_average_1m": round(os.getloadavg()[0], 2),
+        },
         "helpdesk": helpdesk,
         "baseline": baseline,
         "idle": idle,
