@@ -328,6 +328,23 @@ async def run_step(rate: int, seconds: float, visitors, agents, *, baseline: boo
     }
 
 
+async def run_steps(config, servers, visitors, agents, *, baseline: bool) -> tuple[list[dict], float]:
+    """Each load step in turn until one is not sustained; returns the steps and the servers' CPU per message."""
+    name = "baseline" if baseline else "helpdesk"
+    steps, messages = [], 0
+    cpu_before = sum(server.cpu() for server in servers)
+    for number, rate in enumerate(config["steps"]):
+        result = await run_step(
+            rate, config["step_seconds"], visitors, agents, baseline=baseline, step=f"{name[0]}{number}"
+        )
+        steps.append(result)
+        messages += result["sent"]
+        print(f"  {name} {describe(result)}", flush=True)
+        if not passed(result):
+            break
+    return steps, (sum(server.cpu() for server in servers) - cpu_before) / max(messages, 1) * 1000
+
+
 def describe(result: dict) -> str:
     return (
         f"{result['rate']:>5}/s: achieved {result['achieved_rate']}/s, lost {result['lost']}, "
@@ -377,17 +394,7 @@ async def helpdesk_run(config, servers, cookies) -> dict:
         )
     await asyncio.sleep(1)
 
-    steps = []
-    cpu_before = sum(server.cpu() for server in servers)
-    messages = 0
-    for number, rate in enumerate(config["steps"]):
-        result = await run_step(rate, config["step_seconds"], visitors, agents, baseline=False, step=f"h{number}")
-        steps.append(result)
-        messages += result["sent"]
-        print(f"  helpdesk {describe(result)}", flush=True)
-        if not passed(result):
-            break
-    cpu_per_message_ms = (sum(server.cpu() for server in servers) - cpu_before) / max(messages, 1) * 1000
+    steps, cpu_per_message_ms = await run_steps(config, servers, visitors, agents, baseline=False)
 
     # Reconnect storm: half the visitors drop mid-load and come back with the last id they saw. It
     # checks reconnection, not overload: at most the highest rate the helpdesk sustained.
@@ -429,17 +436,7 @@ async def baseline_run(config, servers) -> dict:
     await open_all(agents)
     await open_all(visitors)
     await asyncio.sleep(0.5)
-    steps = []
-    cpu_before = sum(server.cpu() for server in servers)
-    messages = 0
-    for number, rate in enumerate(config["steps"]):
-        result = await run_step(rate, config["step_seconds"], visitors, agents, baseline=True, step=f"b{number}")
-        steps.append(result)
-        messages += result["sent"]
-        print(f"  baseline {describe(result)}", flush=True)
-        if not passed(result):
-            break
-    cpu_per_message_ms = (sum(server.cpu() for server in servers) - cpu_before) / max(messages, 1) * 1000
+    steps, cpu_per_message_ms = await run_steps(config, servers, visitors, agents, baseline=True)
     for client in visitors + agents:
         await client.close()
     return {"steps": steps, "cpu_per_message_ms": round(cpu_per_message_ms, 2)}
