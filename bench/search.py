@@ -14,7 +14,8 @@ realistic combinations) is timed over HTTP with keep-alive for the first page, t
 Django runs for it (captured from the selector) is timed with psycopg, and its plan is checked:
 an index is used and conversations are never scanned sequentially.
 
-It uses the database `helpdesk_search_bench` (dropped and created again; BENCH_SEARCH_DATABASE), the
+It uses the database `helpdesk_search_bench` (quick: `helpdesk_search_bench_quick`, so a CI check never
+drops the full load; dropped and created again; BENCH_SEARCH_DATABASE), the
 server at BENCH_POSTGRES (postgres://postgres@127.0.0.1:5432) and Redis at BENCH_REDIS_URL
 (redis://127.0.0.1:6379/12, the API's rate-limit cache). The quick mode takes about a minute.
 
@@ -41,6 +42,8 @@ from search_data import TAG_NAMES, Dataset  # noqa: E402
 from stack import PG_URL, RESULTS, Server, fresh_database, percentiles, production_environment, setup_django  # noqa: E402
 
 DATABASE = os.environ.get("BENCH_SEARCH_DATABASE", "helpdesk_search_bench")
+if "--quick" in sys.argv:
+    DATABASE += "_quick"
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 
 QUICK = {"conversations": 20_000, "repetitions": 10, "warmup": 2}
