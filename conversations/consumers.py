@@ -498,13 +498,17 @@ class AgentConsumer(JsonProtocolConsumer):
             self.agent = agent
         return agent
 
-    def _conversation(self, frame) -> Conversation:
+    def _conversation_id(self, frame) -> int:
+        """The frame's conversation id, once the agent is re-read and may still log in."""
         conversation_id = optional_id(frame, "conversation_id")
         if conversation_id is None:
             raise ServiceError(_("conversation_id is missing."), field="conversation_id")
         if self._reload_agent() is None:
             raise ServiceError(_("Your account cannot log in any more."), code="forbidden")
-        return selectors.conversation_for_agent(agent=self.agent, conversation_id=conversation_id)
+        return conversation_id
+
+    def _conversation(self, frame) -> Conversation:
+        return selectors.conversation_for_agent(agent=self.agent, conversation_id=self._conversation_id(frame))
 
     async def conversation_watch(self, frame):
         """Open a conversation: its live events from now on, and what happened after the last message
@@ -551,11 +555,10 @@ class AgentConsumer(JsonProtocolConsumer):
         )
 
     def _send(self, frame, body, client_id, channel):
-        conversation = self._conversation(frame)
-        return services.message_create(
-            conversation=conversation,
-            author=Message.Author.AGENT,
+        conversation_id = self._conversation_id(frame)  # re-reads the agent: before `self.agent` is passed on
+        return services.agent_message_create(
             agent=self.agent,
+            conversation_id=conversation_id,
             body=body,
             client_id=client_id,
             channel=channel if isinstance(channel, str) else None,

@@ -72,6 +72,19 @@ def conversation_payload(conversation: Conversation) -> dict:
     }
 
 
+def conversation_from_payload(payload: dict) -> Conversation:
+    """The conversation as an event saw it, unsaved, for a subscriber that must not read it again:
+    its routing (channel, status, assignee, group) and its visitor."""
+    return Conversation(
+        pk=payload["id"],
+        visitor_id=payload["visitor_id"],
+        channel=payload["channel"],
+        status=payload["status"],
+        assignee_id=payload["assignee_id"],
+        group_id=payload["group_id"],
+    )
+
+
 def message_payload(message: Message) -> dict:
     return {
         "id": message.pk,

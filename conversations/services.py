@@ -121,6 +121,35 @@ def message_create(
     )
 
 
+@transaction.atomic
+def agent_message_create(
+    *, agent: Agent, conversation_id: int, body: str, client_id: str | None = None, channel: str | None = None
+) -> Message:
+    """An agent writes in a conversation by its id: `message_create`'s rules, with the conversation
+    read once, under its lock, and not found when the agent may not see it (as everywhere else)."""
+    _check_client_id(client_id)
+    conversation = (
+        Conversation.objects.select_for_update(of=("self",))
+        .select_related("assignee")
+        .filter(pk=conversation_id)
+        .first()
+    )
+    if conversation is None or not permissions.can_view(agent, conversation):
+        raise ServiceError(_("No such conversation."), code="not_found")
+    channel = _message_channel(
+        conversation, author=Message.Author.AGENT, agent=agent, channel=channel, external_id=None
+    )
+    return _message_store(
+        conversation,
+        author=Message.Author.AGENT,
+        body=_clean_body(body),
+        agent=agent,
+        channel=channel,
+        client_id=client_id,
+        external_id=None,
+    )
+
+
 def _message_channel(
     conversation: Conversation, *, author: str, agent: Agent | None, channel: str | None, external_id: str | None
 ) -> str:

@@ -10,7 +10,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
 from django.db.models.functions import Coalesce
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
@@ -74,15 +74,19 @@ def _open_episode(conversation_id: int) -> Episode | None:
 
 
 def _end_episodes(conversation_id: int, *, reason: str, before_message_id: int | None = None) -> None:
-    """The episodes (started before the message, if given) are over; those not yet checked are cancelled."""
+    """The episodes (started before the message, if given) are over; those not yet checked are
+    cancelled. One statement, so it needs no transaction of its own."""
     now = timezone.now()
-    episodes = Episode.objects.filter(conversation_id=conversation_id)
+    scheduled = Q(state=Episode.State.SCHEDULED)
+    episodes = Episode.objects.filter(conversation_id=conversation_id).filter(scheduled | Q(ended_at__isnull=True))
     if before_message_id is not None:
         episodes = episodes.filter(start_message_id__lt=before_message_id)
-    episodes.filter(state=Episode.State.SCHEDULED).update(
-        state=Episode.State.CANCELLED, reason=reason, settled_at=now, ended_at=Coalesce(F("ended_at"), now)
+    episodes.update(
+        state=Case(When(scheduled, then=Value(Episode.State.CANCELLED)), default=F("state")),
+        reason=Case(When(scheduled, then=Value(reason)), default=F("reason")),
+        settled_at=Case(When(scheduled, then=Value(now)), default=F("settled_at")),
+        ended_at=Coalesce(F("ended_at"), Value(now)),
     )
-    episodes.filter(ended_at__isnull=True).update(ended_at=now)
 
 
 def _enqueue_check(episode: Episode, *, countdown: int = 0) -> None:
@@ -91,23 +95,29 @@ def _enqueue_check(episode: Episode, *, countdown: int = 0) -> None:
     send_notification.apply_async_on_commit((episode.pk,), countdown=countdown)
 
 
-@transaction.atomic
-def notification_visitor_wrote(*, message_id: int) -> Episode | None:
+def notification_visitor_wrote(*, conversation: Conversation, message_id: int) -> Episode | None:
     """The visitor's first message after the last agent reply (or in a new or reopened conversation)
     starts an episode: an offline message when nobody who could answer is online, else, on the
-    website, a possibly missed conversation that remembers who was online; later messages join it."""
-    message = Message.objects.select_related("conversation").filter(pk=message_id).first()
-    if message is None or message.author != Message.Author.VISITOR:
+    website, a possibly missed conversation that remembers who was online; later messages join it.
+
+    `conversation` is as the message left it (from the event). Every visitor message of a live chat
+    pays for this, so it reads little: a reply or resolution that overtakes it is caught when the
+    episode is checked before sending (`_recheck`)."""
+    if not conversation.is_open:
         return None
-    conversation = message.conversation
-    replies = Message.objects.filter(conversation=conversation, author=Message.Author.AGENT)
-    if not conversation.is_open or replies.filter(id__gt=message.pk).exists():
-        return None  # answered or resolved already: this event came late
-    if episode := _open_episode(conversation.pk):
-        if not replies.filter(id__gt=episode.start_message_id, id__lt=message.pk).exists():
-            return episode
-        # An agent replied in between and that reply's own event has not arrived yet.
-        _end_episodes(conversation.pk, reason="answered", before_message_id=message.pk)
+    answered_since = Message.objects.filter(
+        conversation_id=conversation.pk,
+        author=Message.Author.AGENT,
+        id__gt=OuterRef("start_message_id"),
+        id__lt=message_id,
+    )
+    episode = (
+        Episode.objects.filter(conversation_id=conversation.pk, ended_at__isnull=True)
+        .annotate(answered=Exists(answered_since))
+        .first()
+    )
+    if episode is not None and not episode.answered:
+        return episode
 
     online = selectors.agents_online_for(conversation)
     if online and conversation.channel != Channel.WEB:
@@ -119,22 +129,27 @@ def notification_visitor_wrote(*, message_id: int) -> Episode | None:
         due_at = timezone.now() + timedelta(seconds=settings.NOTIFICATION_OFFLINE_DELAY)
     try:
         with transaction.atomic():
-            episode = Episode.objects.create(conversation=conversation, start_message=message, kind=kind, due_at=due_at)
+            if episode is not None:
+                # An agent replied in between and that reply's own event has not arrived yet.
+                _end_episodes(conversation.pk, reason="answered", before_message_id=message_id)
+            episode = Episode.objects.create(
+                conversation_id=conversation.pk, start_message_id=message_id, kind=kind, due_at=due_at
+            )
+            EpisodeRecipient.objects.bulk_create(
+                [EpisodeRecipient(episode=episode, agent=agent) for agent in recipients]
+            )
+            if kind == Episode.Kind.OFFLINE_MESSAGE:
+                _enqueue_check(episode, countdown=settings.NOTIFICATION_OFFLINE_DELAY)
     except IntegrityError:
         return _open_episode(conversation.pk)  # another process started it at the same moment
-    EpisodeRecipient.objects.bulk_create([EpisodeRecipient(episode=episode, agent=agent) for agent in recipients])
-    if kind == Episode.Kind.OFFLINE_MESSAGE:
-        _enqueue_check(episode, countdown=settings.NOTIFICATION_OFFLINE_DELAY)
     return episode
 
 
-@transaction.atomic
 def notification_agent_replied(*, conversation_id: int, message_id: int) -> None:
     """An agent's reply ends the episodes it answers; those not yet emailed never will be."""
     _end_episodes(conversation_id, reason="answered", before_message_id=message_id)
 
 
-@transaction.atomic
 def notification_conversation_resolved(*, conversation_id: int) -> None:
     """A resolved conversation needs no notification; the visitor's next message starts a new episode."""
     _end_episodes(conversation_id, reason="resolved")

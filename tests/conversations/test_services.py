@@ -645,13 +645,29 @@ def test_a_chat_message_and_all_it_sets_off_take_a_fixed_handful_of_queries(
     conversation = visitor_says(visitor, client_id="c0").conversation
     for n in range(1, 4):
         with django_capture_on_commit_callbacks(execute=True):
-            services.message_create(
-                conversation=conversation, author=Message.Author.AGENT, agent=agent, body="Hi", client_id=f"a{n}"
-            )
+            services.agent_message_create(agent=agent, conversation_id=conversation.pk, body="Hi", client_id=f"a{n}")
         # After each reply, the visitor's next message starts a new possibly-missed episode.
-        with django_assert_max_num_queries(17), django_capture_on_commit_callbacks(execute=True):
+        with django_assert_max_num_queries(13), django_capture_on_commit_callbacks(execute=True):
             visitor_says(visitor, "Thanks", client_id=f"c{n}")
-    with django_assert_max_num_queries(11), django_capture_on_commit_callbacks(execute=True):
-        services.message_create(
-            conversation=conversation, author=Message.Author.AGENT, agent=agent, body="Bye", client_id="a9"
-        )
+    with django_assert_max_num_queries(8), django_capture_on_commit_callbacks(execute=True):
+        services.agent_message_create(agent=agent, conversation_id=conversation.pk, body="Bye", client_id="a9")
+
+
+def test_an_agent_writing_by_conversation_id_is_refused_where_they_may_not_look(agent, visitor):
+    """The dashboard's door for replies: a conversation of another group is "not found", as when
+    opening it, so its existence is not given away; one the agent may see takes the reply."""
+    elsewhere = ConversationFactory(visitor=visitor, group=AgentGroupFactory())
+    with pytest.raises(ServiceError) as refused:
+        services.agent_message_create(agent=agent, conversation_id=elsewhere.pk, body="Hi", client_id="a1")
+    assert refused.value.code == "not_found"
+    with pytest.raises(ServiceError) as refused:
+        services.agent_message_create(agent=agent, conversation_id=elsewhere.pk + 1000, body="Hi", client_id="a2")
+    assert refused.value.code == "not_found"
+    assert not Message.objects.exists()
+
+    mine = ConversationFactory(visitor=visitor)
+    reply = services.agent_message_create(agent=agent, conversation_id=mine.pk, body="Hi")
+    assert list(mine.messages.values_list("body", "agent")) == [("Hi", agent.pk)]
+    assert reply.author == Message.Author.AGENT
+    mine.refresh_from_db()
+    assert mine.assignee == agent
