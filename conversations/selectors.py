@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 
 from helpdesk.errors import ServiceError
 from helpdesk.models import Agent, AgentGroup
+from visitors.models import Visitor
 
 from .filters import ConversationFilter
 from .models import Conversation, ConversationEvent, ConversationRead, Message, Tag
@@ -158,6 +159,15 @@ def visitor_conversations(*, agent: Agent, visitor_id: int) -> QuerySet[Conversa
         .prefetch_related("tags")
         .order_by("-created_at", "-id")
     )
+
+
+CARD_CONVERSATIONS = 50
+
+
+def visitor_card_conversations(agent: Agent, visitor: Visitor) -> dict:
+    """The visitor card lists the visitor's conversations the agent may see, never the others."""
+    conversations = visitor_conversations(agent=agent, visitor_id=visitor.pk).prefetch_related(None)
+    return {"visitor_conversations": conversations[:CARD_CONVERSATIONS]}
 
 
 def tag_get(*, tag_id: int) -> Tag:
