@@ -35,6 +35,20 @@ class AgentCreationForm(AdminUserCreationForm):
         model = Agent
         fields = ("email", "name", "public_name", "role")
 
+    def clean(self):
+        cleaned = super().clean()
+        if any(field not in cleaned for field in ("email", "name", "role")):
+            return cleaned  # already refused on the field
+        # The service's own checks (an email another agent has in any letter case, ...), shown on the
+        # form rather than failing on save.
+        try:
+            services.agent_fields_clean(
+                email=cleaned.get("email") or "", name=cleaned.get("name") or "", role=cleaned.get("role") or ""
+            )
+        except ServiceError as error:
+            raise ValidationError({error.field: error.message} if error.field else error.message) from None
+        return cleaned
+
 
 @admin.register(Agent)
 class AgentAdmin(UserAdmin):
@@ -65,7 +79,18 @@ class AgentAdmin(UserAdmin):
 
     def save_model(self, request, obj, form, change):
         if not change:
-            super().save_model(request, obj, form, change)  # the creation form hashes the password
+            data = form.cleaned_data
+            agent = services.agent_create(
+                actor=request.user,
+                email=data["email"],
+                name=data["name"],
+                public_name=data.get("public_name") or "",
+                role=data["role"],
+                # None: an unusable password, set by the agent through a password-reset email.
+                password=data.get("password1") if data.get("set_usable_password") else None,
+            )
+            obj.pk = agent.pk
+            obj.refresh_from_db()
             return
         # The form has applied the changes to `obj`; the service re-reads the agent and re-checks them.
         changes = {field: getattr(obj, field) for field in form.changed_data if field in services.AGENT_EDITABLE_FIELDS}
