@@ -29,6 +29,12 @@ class WebhookEndpointForm(forms.ModelForm):
         model = WebhookEndpoint
         fields = ["url", "description", "events", "is_active"]
 
+    def clean_url(self):
+        try:
+            return webhook_services.webhook_url_clean(self.cleaned_data["url"])
+        except ServiceError as error:
+            raise ValidationError(error.message) from None
+
     def clean_events(self):
         try:
             return webhook_services.webhook_events_clean(list(self.cleaned_data["events"]))
@@ -57,6 +63,29 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     readonly_fields = ["secret", "created_at"]
     fields = ["url", "description", "events", "is_active", "secret", "created_at"]
     inlines = [DeliveryInline]
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        if change:
+            changes = {field: data[field] for field in form.changed_data if field in webhook_services.ENDPOINT_FIELDS}
+            endpoint = webhook_services.webhook_endpoint_update(endpoint=obj, actor=request.user, **changes)
+        else:
+            endpoint = webhook_services.webhook_endpoint_create(
+                url=data["url"],
+                events=data["events"],
+                description=data.get("description") or "",
+                is_active=data.get("is_active", False),
+                actor=request.user,
+            )
+        obj.pk = endpoint.pk
+        obj.refresh_from_db()
+
+    def delete_model(self, request, obj):
+        webhook_services.webhook_endpoint_delete(endpoint=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for endpoint in queryset:
+            webhook_services.webhook_endpoint_delete(endpoint=endpoint, actor=request.user)
 
 
 class AttemptInline(admin.TabularInline):
