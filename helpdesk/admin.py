@@ -6,6 +6,7 @@ from django.contrib.auth.forms import AdminUserCreationForm, PasswordResetForm, 
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
@@ -13,6 +14,24 @@ from . import services
 from .errors import ServiceError
 from .models import Account, Agent, AgentGroup, ApiKey
 from .permissions import why_cannot_lose_owner
+
+
+def masked(secret: str) -> str:
+    """A secret as the admin shows it after it was first given: its last four characters."""
+    return f"•••• {secret[-4:]}" if secret else "–"
+
+
+def secret_shown_once(request, admin_site, *, title: str, secret: str, explanation: str, done_url: str):
+    """A page with a new secret in full, answered to the request that made it: the secret is kept
+    nowhere else for showing (not in a message, a cookie or the session), and later pages mask it."""
+    context = {
+        **admin_site.each_context(request),
+        "title": title,
+        "secret": secret,
+        "explanation": explanation,
+        "done_url": done_url,
+    }
+    return TemplateResponse(request, "admin/secret_shown_once.html", context)
 
 
 class AgentChangeForm(UserChangeForm):
@@ -238,11 +257,12 @@ class AccountAdmin(admin.ModelAdmin):
     def identity_secret_display(self, account):
         return format_html(
             '<code>{}</code> <button type="submit" name="_regenerate_secret" class="button">{}</button><p>{}</p>',
-            account.identity_secret,
+            masked(account.identity_secret),
             _("Regenerate"),
             _(
                 "Your website's server signs a logged-in customer's id with this secret: "
-                "hash = HMAC-SHA256(secret, id), hex. Regenerating it makes the old hashes invalid."
+                "hash = HMAC-SHA256(secret, id), hex. It is shown in full once, when it is made: regenerating "
+                "it shows the new one and makes the old hashes invalid."
             ),
         )
 
@@ -252,12 +272,19 @@ class AccountAdmin(admin.ModelAdmin):
                 actor=request.user, **{field: form.cleaned_data[field] for field in form.changed_data}
             )
             if "_regenerate_secret" in request.POST:
-                services.account_regenerate_identity_secret(actor=request.user)
-                self.message_user(request, _("A new identity secret was made; update your website's server."))
+                account = services.account_regenerate_identity_secret(actor=request.user)
+                request.new_identity_secret = account.identity_secret
         except ServiceError as error:
             self.message_user(request, error.message, messages.ERROR)
 
     def response_change(self, request, obj):
-        if "_regenerate_secret" in request.POST:
-            return redirect("admin:helpdesk_account_change", obj.pk)
+        if secret := getattr(request, "new_identity_secret", None):
+            return secret_shown_once(
+                request,
+                self.admin_site,
+                title=_("New identity verification secret"),
+                secret=secret,
+                explanation=_("Put it on your website's server: hashes made with the old secret no longer work."),
+                done_url=reverse("admin:helpdesk_account_change", args=[obj.pk]),
+            )
         return super().response_change(request, obj)

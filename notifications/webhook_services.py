@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from helpdesk.errors import ServiceError
 from helpdesk.models import Agent
 
-from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent, new_secret
 
 RESPONSE_KEPT = 2000
 RETRY_DELAY_MAX = 6 * 3600
@@ -90,6 +90,16 @@ def webhook_endpoint_delete(*, endpoint: WebhookEndpoint, actor: Agent) -> None:
     """The owner removes a webhook, with its log of deliveries."""
     _require_owner(actor)
     WebhookEndpoint.objects.filter(pk=endpoint.pk).delete()
+
+
+@transaction.atomic
+def webhook_endpoint_rotate_secret(*, endpoint: WebhookEndpoint, actor: Agent) -> WebhookEndpoint:
+    """The owner replaces a webhook's signing secret: deliveries from now on are signed with the new one."""
+    _require_owner(actor)
+    endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+    endpoint.secret = new_secret()
+    endpoint.save(update_fields=["secret"])
+    return endpoint
 
 
 def webhook_deliveries_create(*, event: dict) -> list[WebhookDelivery]:

@@ -380,3 +380,38 @@ def test_the_owner_changes_and_removes_a_webhook_in_the_admin(client, owner):
     assert "Enter an http or https address." in refused.content.decode()
     assert (endpoint.url, endpoint.description, endpoint.is_active) == ("https://crm.example.com/v2", "CRM", False)
     assert not WebhookEndpoint.objects.exists()
+
+
+def test_a_webhooks_signing_secret_is_shown_once_then_masked_in_the_admin(client, owner):
+    form = {
+        "events": ["visitor.updated"],
+        "is_active": "on",
+        "deliveries-TOTAL_FORMS": "0",
+        "deliveries-INITIAL_FORMS": "0",
+    }
+    client.force_login(owner)
+
+    added = client.post("/admin/notifications/webhookendpoint/add/", form | {"url": "https://crm.example.com/"})
+    endpoint = WebhookEndpoint.objects.get()
+    url = f"/admin/notifications/webhookendpoint/{endpoint.pk}/change/"
+    change_page = client.get(url).content.decode()
+    list_page = client.get("/admin/notifications/webhookendpoint/").content.decode()
+    replaced = client.post(url, form | {"url": "https://crm.example.com/", "_rotate_secret": "Replace"})
+    new_secret = WebhookEndpoint.objects.get().secret
+
+    assert endpoint.secret in added.content.decode()
+    assert endpoint.secret not in change_page and endpoint.secret not in list_page
+    assert f"•••• {endpoint.secret[-4:]}" in change_page
+    assert new_secret != endpoint.secret and new_secret in replaced.content.decode()
+    assert new_secret not in client.get(url).content.decode()
+
+
+def test_only_the_owner_replaces_a_signing_secret(owner, full_agent):
+    endpoint = services.webhook_endpoint_create(url="https://crm.example.com/", events=["visitor.updated"], actor=owner)
+
+    with pytest.raises(ServiceError) as refused:
+        services.webhook_endpoint_rotate_secret(endpoint=endpoint, actor=full_agent)
+    rotated = services.webhook_endpoint_rotate_secret(endpoint=endpoint, actor=owner)
+
+    assert refused.value.code == "forbidden"
+    assert rotated.secret != endpoint.secret and rotated.secret.startswith("whsec_")
