@@ -24,6 +24,7 @@ from helpdesk.errors import ServiceError
 from helpdesk.models import Agent, AgentGroup
 from visitors.models import Visitor
 
+from .events import message_files
 from .filters import ConversationFilter
 from .models import Conversation, ConversationEvent, ConversationRead, Message, Tag
 from .permissions import conversations_visible_to
@@ -297,7 +298,8 @@ def thread_items(
     size: int = THREAD_PAGE_SIZE,
 ) -> Thread:
     """The last `size` messages (or those before / after a message id) with the history events of
-    the same stretch of time, oldest first. Two queries, whatever the length of the conversation."""
+    the same stretch of time, oldest first. Two queries, whatever the length of the conversation (and
+    one for the files of the messages, per channel that keeps files)."""
     messages = Message.objects.filter(conversation=conversation).select_related("agent")
     has_older = False
     if after_message_id is not None:
@@ -321,6 +323,7 @@ def thread_items(
     else:
         events = events.none()
     events = list(events.order_by("id")[:500])
+    with_files(picked)
     items = sorted(
         [("message", m.created_at, m.pk, m) for m in picked] + [("event", e.created_at, e.pk, e) for e in events],
         key=lambda item: (item[1], item[0] == "message", item[2]),
@@ -339,6 +342,15 @@ def thread_items(
         newest_event_id=events[-1].pk if events else None,
         has_older=has_older,
     )
+
+
+def with_files(messages: list[Message]) -> list[Message]:
+    """Each message with `files`: what its channel kept with it (an email's attachments), in one
+    query per channel that keeps files."""
+    files = message_files([message.pk for message in messages])
+    for message in messages:
+        message.files = files.get(message.pk, [])
+    return messages
 
 
 def last_message_id(conversation: Conversation) -> int:
