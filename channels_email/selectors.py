@@ -1,8 +1,13 @@
 """Reads for the email channel: a conversation's email thread and how an inbound mail finds its place."""
 
 from django.db.models import QuerySet
+from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from conversations.models import Conversation
+from conversations.permissions import conversations_visible_to
+from helpdesk.errors import ServiceError
+from helpdesk.models import Agent
 from visitors.models import Visitor
 
 from .models import EmailAttachment, ThreadedEmail
@@ -39,3 +44,28 @@ def email_attachments(message_ids: list[int]) -> dict[int, list[EmailAttachment]
     for attachment in EmailAttachment.objects.filter(message_id__in=message_ids).order_by("id"):
         found.setdefault(attachment.message_id, []).append(attachment)
     return found
+
+
+def email_attachment_files(message_ids: list[int]) -> dict[int, list[dict]]:
+    """The kept attachments as the dashboard's thread links them (registered with `conversations`)."""
+    return {
+        message_id: [
+            {
+                "name": attachment.filename,
+                "size": attachment.size,
+                "url": reverse("channels_email:attachment", args=[attachment.pk]),
+            }
+            for attachment in attachments
+        ]
+        for message_id, attachments in email_attachments(message_ids).items()
+    }
+
+
+def email_attachment_for_agent(*, agent: Agent, attachment_id: int) -> EmailAttachment:
+    """An attachment of a conversation the agent may see; any other is not found, like the conversation."""
+    attachment = EmailAttachment.objects.filter(
+        pk=attachment_id, message__conversation__in=conversations_visible_to(agent)
+    ).first()
+    if attachment is None:
+        raise ServiceError(_("There is no such attachment."), code="not_found")
+    return attachment

@@ -5,14 +5,11 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from helpdesk.admin import masked
 from helpdesk.errors import ServiceError
 
 from . import selectors, services
 from .models import FacebookPage, WebhookDelivery
-
-
-def masked(secret: str) -> str:
-    return f"•••• {secret[-4:]}" if secret else "–"
 
 
 class FacebookPageForm(forms.ModelForm):

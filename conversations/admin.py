@@ -1,4 +1,6 @@
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from helpdesk.errors import ServiceError
@@ -80,7 +82,38 @@ class ConversationAdmin(admin.ModelAdmin):
         self._apply(request, queryset, services.conversation_reopen, _("%(count)d conversations reopened."))
 
 
+class TagForm(forms.ModelForm):
+    class Meta:
+        model = Tag
+        fields = ["name"]
+
+    def clean_name(self):
+        try:
+            return services.tag_name_clean(
+                name=self.cleaned_data["name"], tag=self.instance if self.instance.pk else None
+            )
+        except ServiceError as error:
+            raise ValidationError(error.message) from None
+
+
 @admin.register(Tag)
 class TagAdmin(admin.ModelAdmin):
+    """Tags are created, renamed and deleted by the services, as from the dashboard and the API."""
+
+    form = TagForm
     list_display = ["name"]
     search_fields = ["name"]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            tag = services.tag_rename(tag=obj, name=form.cleaned_data["name"], actor=request.user)
+        else:
+            tag = services.tag_create(name=form.cleaned_data["name"], actor=request.user)
+        obj.pk, obj.name = tag.pk, tag.name
+
+    def delete_model(self, request, obj):
+        services.tag_delete(tag=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for tag in queryset:
+            services.tag_delete(tag=tag, actor=request.user)

@@ -44,6 +44,25 @@ def reply_refusal(conversation: Conversation, channel: str) -> str | None:
     return check(conversation) if check else None
 
 
+_message_file_readers: list[Callable[[list[int]], dict[int, list[dict]]]] = []
+
+
+def register_message_files(read: Callable[[list[int]], dict[int, list[dict]]]) -> None:
+    """`read(message_ids)` gives the files a channel kept with those messages (an email's
+    attachments), by message id, each `{"name", "size", "url"}`; the url checks who may open it."""
+    if read not in _message_file_readers:
+        _message_file_readers.append(read)
+
+
+def message_files(message_ids: list[int]) -> dict[int, list[dict]]:
+    files: dict[int, list[dict]] = {}
+    if message_ids:
+        for read in _message_file_readers:
+            for message_id, found in read(message_ids).items():
+                files.setdefault(message_id, []).extend(found)
+    return files
+
+
 def agent_payload(agent) -> dict | None:
     """What anyone, visitors included, may know about an agent."""
     if agent is None:

@@ -64,6 +64,12 @@ def why_cannot_create_tag(agent: Agent) -> str | None:
     return None if agent.has_full_access else _("Only agents with full access and the owner can create new tags.")
 
 
+def why_cannot_change_tags(agent: Agent) -> str | None:
+    if reason := why_cannot_write(agent):
+        return reason
+    return None if agent.has_full_access else _("Only agents with full access and the owner can change tags.")
+
+
 def why_cannot_join(agent: Agent, conversation: Conversation) -> str | None:
     """Anyone who can write may take an unassigned conversation; taking over a colleague's needs full access."""
     if reason := why_cannot_reply(agent, conversation):

@@ -22,7 +22,9 @@ from django.utils.translation import gettext as _
 
 from helpdesk.errors import ServiceError
 from helpdesk.models import Agent, AgentGroup
+from visitors.models import Visitor
 
+from .events import message_files
 from .filters import ConversationFilter
 from .models import Conversation, ConversationEvent, ConversationRead, Message, Tag
 from .permissions import conversations_visible_to
@@ -160,6 +162,15 @@ def visitor_conversations(*, agent: Agent, visitor_id: int) -> QuerySet[Conversa
     )
 
 
+CARD_CONVERSATIONS = 50
+
+
+def visitor_card_conversations(agent: Agent, visitor: Visitor) -> dict:
+    """The visitor card lists the visitor's conversations the agent may see, never the others."""
+    conversations = visitor_conversations(agent=agent, visitor_id=visitor.pk).prefetch_related(None)
+    return {"visitor_conversations": conversations[:CARD_CONVERSATIONS]}
+
+
 def tag_get(*, tag_id: int) -> Tag:
     tag = Tag.objects.filter(pk=tag_id).first()
     if tag is None:
@@ -287,7 +298,8 @@ def thread_items(
     size: int = THREAD_PAGE_SIZE,
 ) -> Thread:
     """The last `size` messages (or those before / after a message id) with the history events of
-    the same stretch of time, oldest first. Two queries, whatever the length of the conversation."""
+    the same stretch of time, oldest first. Two queries, whatever the length of the conversation (and
+    one for the files of the messages, per channel that keeps files)."""
     messages = Message.objects.filter(conversation=conversation).select_related("agent")
     has_older = False
     if after_message_id is not None:
@@ -311,6 +323,7 @@ def thread_items(
     else:
         events = events.none()
     events = list(events.order_by("id")[:500])
+    with_files(picked)
     items = sorted(
         [("message", m.created_at, m.pk, m) for m in picked] + [("event", e.created_at, e.pk, e) for e in events],
         key=lambda item: (item[1], item[0] == "message", item[2]),
@@ -329,6 +342,15 @@ def thread_items(
         newest_event_id=events[-1].pk if events else None,
         has_older=has_older,
     )
+
+
+def with_files(messages: list[Message]) -> list[Message]:
+    """Each message with `files`: what its channel kept with it (an email's attachments), in one
+    query per channel that keeps files."""
+    files = message_files([message.pk for message in messages])
+    for message in messages:
+        message.files = files.get(message.pk, [])
+    return messages
 
 
 def last_message_id(conversation: Conversation) -> int:

@@ -460,6 +460,19 @@ def conversation_untag(*, conversation: Conversation, tag: Tag, actor: Agent) ->
     return conversation
 
 
+def tag_name_clean(*, name: str, tag: Tag | None = None) -> str:
+    """A tag's name: 1 to 50 characters, and no other tag has it in any letter case."""
+    name = (name or "").strip()
+    if not name or len(name) > Tag._meta.get_field("name").max_length:
+        raise ServiceError(_("A tag name is 1 to 50 characters."), field="name")
+    taken = Tag.objects.filter(name__iexact=name)
+    if tag is not None:
+        taken = taken.exclude(pk=tag.pk)
+    if taken.exists():
+        raise ServiceError(_("There is a tag with this name already."), field="name", code="conflict")
+    return name
+
+
 @transaction.atomic
 def tag_get_or_create(*, name: str, actor: Agent) -> Tag:
     """The tag with this name (in any letter case); agents with full access may create new ones."""
@@ -470,6 +483,30 @@ def tag_get_or_create(*, name: str, actor: Agent) -> Tag:
         return tag
     _refuse_if(permissions.why_cannot_create_tag(actor))
     return Tag.objects.create(name=name)
+
+
+@transaction.atomic
+def tag_create(*, name: str, actor: Agent) -> Tag:
+    """Agents with full access and the owner create tags; a name is used once, in any letter case."""
+    _refuse_if(permissions.why_cannot_create_tag(actor))
+    return Tag.objects.create(name=tag_name_clean(name=name))
+
+
+@transaction.atomic
+def tag_rename(*, tag: Tag, name: str, actor: Agent) -> Tag:
+    """Renaming a tag renames it on every conversation that has it; history rows keep the old name."""
+    _refuse_if(permissions.why_cannot_change_tags(actor))
+    tag = Tag.objects.select_for_update().get(pk=tag.pk)
+    tag.name = tag_name_clean(name=name, tag=tag)
+    tag.save(update_fields=["name"])
+    return tag
+
+
+@transaction.atomic
+def tag_delete(*, tag: Tag, actor: Agent) -> None:
+    """Deleting a tag takes it off every conversation; their history still says they were tagged."""
+    _refuse_if(permissions.why_cannot_change_tags(actor))
+    Tag.objects.filter(pk=tag.pk).delete()
 
 
 @transaction.atomic

@@ -230,6 +230,7 @@ def conversation_message(request, pk: int, message_id: int):
     message = Message.objects.filter(conversation=conversation, pk=message_id).select_related("agent").first()
     if message is None:
         raise ServiceError(_("There is no such message."), code="not_found", field="message_id")
+    selectors.with_files([message])
     return render(request, "conversations/_message.html", {"conversation": conversation, "message": message})
 
 

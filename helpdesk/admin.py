@@ -6,6 +6,7 @@ from django.contrib.auth.forms import AdminUserCreationForm, PasswordResetForm, 
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
@@ -13,6 +14,24 @@ from . import services
 from .errors import ServiceError
 from .models import Account, Agent, AgentGroup, ApiKey
 from .permissions import why_cannot_lose_owner
+
+
+def masked(secret: str) -> str:
+    """A secret as the admin shows it after it was first given: its last four characters."""
+    return f"•••• {secret[-4:]}" if secret else "–"
+
+
+def secret_shown_once(request, admin_site, *, title: str, secret: str, explanation: str, done_url: str):
+    """A page with a new secret in full, answered to the request that made it: the secret is kept
+    nowhere else for showing (not in a message, a cookie or the session), and later pages mask it."""
+    context = {
+        **admin_site.each_context(request),
+        "title": title,
+        "secret": secret,
+        "explanation": explanation,
+        "done_url": done_url,
+    }
+    return TemplateResponse(request, "admin/secret_shown_once.html", context)
 
 
 class AgentChangeForm(UserChangeForm):
@@ -34,6 +53,20 @@ class AgentCreationForm(AdminUserCreationForm):
     class Meta:
         model = Agent
         fields = ("email", "name", "public_name", "role")
+
+    def clean(self):
+        cleaned = super().clean()
+        if any(field not in cleaned for field in ("email", "name", "role")):
+            return cleaned  # already refused on the field
+        # The service's own checks (an email another agent has in any letter case, ...), shown on the
+        # form rather than failing on save.
+        try:
+            services.agent_fields_clean(
+                email=cleaned.get("email") or "", name=cleaned.get("name") or "", role=cleaned.get("role") or ""
+            )
+        except ServiceError as error:
+            raise ValidationError({error.field: error.message} if error.field else error.message) from None
+        return cleaned
 
 
 @admin.register(Agent)
@@ -65,7 +98,18 @@ class AgentAdmin(UserAdmin):
 
     def save_model(self, request, obj, form, change):
         if not change:
-            super().save_model(request, obj, form, change)  # the creation form hashes the password
+            data = form.cleaned_data
+            agent = services.agent_create(
+                actor=request.user,
+                email=data["email"],
+                name=data["name"],
+                public_name=data.get("public_name") or "",
+                role=data["role"],
+                # None: an unusable password, set by the agent through a password-reset email.
+                password=data.get("password1") if data.get("set_usable_password") else None,
+            )
+            obj.pk = agent.pk
+            obj.refresh_from_db()
             return
         # The form has applied the changes to `obj`; the service re-reads the agent and re-checks them.
         changes = {field: getattr(obj, field) for field in form.changed_data if field in services.AGENT_EDITABLE_FIELDS}
@@ -213,11 +257,12 @@ class AccountAdmin(admin.ModelAdmin):
     def identity_secret_display(self, account):
         return format_html(
             '<code>{}</code> <button type="submit" name="_regenerate_secret" class="button">{}</button><p>{}</p>',
-            account.identity_secret,
+            masked(account.identity_secret),
             _("Regenerate"),
             _(
                 "Your website's server signs a logged-in customer's id with this secret: "
-                "hash = HMAC-SHA256(secret, id), hex. Regenerating it makes the old hashes invalid."
+                "hash = HMAC-SHA256(secret, id), hex. It is shown in full once, when it is made: regenerating "
+                "it shows the new one and makes the old hashes invalid."
             ),
         )
 
@@ -227,12 +272,19 @@ class AccountAdmin(admin.ModelAdmin):
                 actor=request.user, **{field: form.cleaned_data[field] for field in form.changed_data}
             )
             if "_regenerate_secret" in request.POST:
-                services.account_regenerate_identity_secret(actor=request.user)
-                self.message_user(request, _("A new identity secret was made; update your website's server."))
+                account = services.account_regenerate_identity_secret(actor=request.user)
+                request.new_identity_secret = account.identity_secret
         except ServiceError as error:
             self.message_user(request, error.message, messages.ERROR)
 
     def response_change(self, request, obj):
-        if "_regenerate_secret" in request.POST:
-            return redirect("admin:helpdesk_account_change", obj.pk)
+        if secret := getattr(request, "new_identity_secret", None):
+            return secret_shown_once(
+                request,
+                self.admin_site,
+                title=_("New identity verification secret"),
+                secret=secret,
+                explanation=_("Put it on your website's server: hashes made with the old secret no longer work."),
+                done_url=reverse("admin:helpdesk_account_change", args=[obj.pk]),
+            )
         return super().response_change(request, obj)

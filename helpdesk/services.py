@@ -39,6 +39,16 @@ def _check_email(email: str, *, exclude: Agent | None = None) -> str:
     return email
 
 
+def agent_fields_clean(*, email: str, name: str, role: str) -> tuple[str, str]:
+    """A new agent's email (lowercased, not used by another agent, in any letter case), name and role
+    checked: (email, name) as they are stored. The admin's form shows these refusals on its fields."""
+    if role not in Agent.Role.values:
+        raise ServiceError(_("Unknown role %(role)s.") % {"role": role}, field="role")
+    if not (name or "").strip():
+        raise ServiceError(_("The agent needs a name."), field="name")
+    return _check_email(email), name.strip()
+
+
 @transaction.atomic
 def agent_create(
     *,
@@ -56,11 +66,8 @@ def agent_create(
         _require_owner(actor)
     elif Agent.objects.exists():
         raise ServiceError(_("Only the owner can manage agents."), code="forbidden")
-    if role not in Agent.Role.values:
-        raise ServiceError(_("Unknown role %(role)s.") % {"role": role}, field="role")
-    if not (name or "").strip():
-        raise ServiceError(_("The agent needs a name."), field="name")
-    agent = Agent(email=_check_email(email), name=name.strip(), public_name=public_name, role=role, language=language)
+    email, name = agent_fields_clean(email=email, name=name, role=role)
+    agent = Agent(email=email, name=name, public_name=public_name, role=role, language=language)
     if password:
         try:
             validate_password(password, agent)

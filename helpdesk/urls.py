@@ -32,4 +32,6 @@ urlpatterns = [
 ]
 
 if settings.DEBUG:
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+    # Only the agents' avatars are public; email attachments and recordings are served by views that
+    # check who asks.
+    urlpatterns += static(f"{settings.MEDIA_URL}avatars/", document_root=settings.MEDIA_ROOT / "avatars")

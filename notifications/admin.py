@@ -3,9 +3,11 @@
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from helpdesk.admin import AgentAdmin
+from helpdesk.admin import AgentAdmin, masked, secret_shown_once
 from helpdesk.errors import ServiceError
 from helpdesk.models import Agent
 
@@ -28,6 +30,12 @@ class WebhookEndpointForm(forms.ModelForm):
     class Meta:
         model = WebhookEndpoint
         fields = ["url", "description", "events", "is_active"]
+
+    def clean_url(self):
+        try:
+            return webhook_services.webhook_url_clean(self.cleaned_data["url"])
+        except ServiceError as error:
+            raise ValidationError(error.message) from None
 
     def clean_events(self):
         try:
@@ -54,9 +62,68 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     form = WebhookEndpointForm
     list_display = ["url", "description", "is_active", "created_at"]
     list_filter = ["is_active"]
-    readonly_fields = ["secret", "created_at"]
-    fields = ["url", "description", "events", "is_active", "secret", "created_at"]
+    readonly_fields = ["signing_secret", "created_at"]
+    fields = ["url", "description", "events", "is_active", "signing_secret", "created_at"]
     inlines = [DeliveryInline]
+
+    @admin.display(description=_("signing secret"))
+    def signing_secret(self, endpoint: WebhookEndpoint) -> str:
+        if endpoint.pk is None:
+            return _("Made when the webhook is saved, and shown then.")
+        return format_html(
+            '<code>{}</code> <button type="submit" name="_rotate_secret" class="button">{}</button><p>{}</p>',
+            masked(endpoint.secret),
+            _("Replace"),
+            _(
+                "Shown in full once, when it is made. Replacing it shows the new one; deliveries from then on "
+                "are signed with it, so update your receiver."
+            ),
+        )
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        if change:
+            changes = {field: data[field] for field in form.changed_data if field in webhook_services.ENDPOINT_FIELDS}
+            endpoint = webhook_services.webhook_endpoint_update(endpoint=obj, actor=request.user, **changes)
+            if "_rotate_secret" in request.POST:
+                endpoint = webhook_services.webhook_endpoint_rotate_secret(endpoint=endpoint, actor=request.user)
+                request.new_webhook_secret = endpoint.secret
+        else:
+            endpoint = webhook_services.webhook_endpoint_create(
+                url=data["url"],
+                events=data["events"],
+                description=data.get("description") or "",
+                is_active=data.get("is_active", False),
+                actor=request.user,
+            )
+            request.new_webhook_secret = endpoint.secret
+        obj.pk = endpoint.pk
+        obj.refresh_from_db()
+
+    def _secret_page(self, request, endpoint: WebhookEndpoint):
+        return secret_shown_once(
+            request,
+            self.admin_site,
+            title=_("Signing secret of %(url)s") % {"url": endpoint.url},
+            secret=request.new_webhook_secret,
+            explanation=_("Check each delivery's X-Helpdesk-Signature with it (see the README)."),
+            done_url=reverse("admin:notifications_webhookendpoint_change", args=[endpoint.pk]),
+        )
+
+    def response_add(self, request, obj, post_url_continue=None):
+        return self._secret_page(request, obj)
+
+    def response_change(self, request, obj):
+        if getattr(request, "new_webhook_secret", None):
+            return self._secret_page(request, obj)
+        return super().response_change(request, obj)
+
+    def delete_model(self, request, obj):
+        webhook_services.webhook_endpoint_delete(endpoint=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for endpoint in queryset:
+            webhook_services.webhook_endpoint_delete(endpoint=endpoint, actor=request.user)
 
 
 class AttemptInline(admin.TabularInline):

@@ -1,6 +1,8 @@
 """Outbound webhooks: which endpoints hear an event, what each attempt did, resending."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -8,7 +10,7 @@ from django.utils.translation import gettext as _
 from helpdesk.errors import ServiceError
 from helpdesk.models import Agent
 
-from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent, new_secret
 
 RESPONSE_KEPT = 2000
 RETRY_DELAY_MAX = 6 * 3600
@@ -22,6 +24,82 @@ def webhook_events_clean(events) -> list[str]:
         if event not in WebhookEvent.values:
             raise ServiceError(_("Unknown event %(event)s.") % {"event": event}, field="events")
     return sorted(set(events))
+
+
+ENDPOINT_FIELDS = {"url", "description", "events", "is_active"}
+
+
+def _require_owner(actor: Agent) -> None:
+    if not actor.is_owner:
+        raise ServiceError(_("Only the owner can manage webhooks."), code="forbidden")
+
+
+def webhook_url_clean(url: str) -> str:
+    """An http(s) address of at most 500 characters."""
+    url = (url or "").strip()
+    try:
+        URLValidator(schemes=["http", "https"])(url)
+    except ValidationError:
+        raise ServiceError(_("Enter an http or https address."), field="url") from None
+    if len(url) > WebhookEndpoint._meta.get_field("url").max_length:
+        raise ServiceError(_("The address is at most 500 characters."), field="url")
+    return url
+
+
+def _endpoint_fields_clean(changes: dict) -> dict:
+    unknown = set(changes) - ENDPOINT_FIELDS
+    if unknown:
+        raise ServiceError(_("These fields cannot be changed: %(fields)s.") % {"fields": ", ".join(sorted(unknown))})
+    cleaned = dict(changes)
+    if "url" in cleaned:
+        cleaned["url"] = webhook_url_clean(cleaned["url"])
+    if "events" in cleaned:
+        cleaned["events"] = webhook_events_clean(cleaned["events"])
+    if "description" in cleaned:
+        cleaned["description"] = (cleaned["description"] or "").strip()[:200]
+    if "is_active" in cleaned:
+        cleaned["is_active"] = bool(cleaned["is_active"])
+    return cleaned
+
+
+@transaction.atomic
+def webhook_endpoint_create(
+    *, url: str, events: list[str], actor: Agent, description: str = "", is_active: bool = True
+) -> WebhookEndpoint:
+    """The owner registers a URL for the events it chose; it gets its own new signing secret."""
+    _require_owner(actor)
+    fields = _endpoint_fields_clean({"url": url, "events": events, "description": description, "is_active": is_active})
+    return WebhookEndpoint.objects.create(**fields)
+
+
+@transaction.atomic
+def webhook_endpoint_update(*, endpoint: WebhookEndpoint, actor: Agent, **changes) -> WebhookEndpoint:
+    """The owner changes a webhook's URL, description, events or whether it is active. Deliveries
+    still pending when it is switched off fail when their turn comes, and are not sent."""
+    _require_owner(actor)
+    fields = _endpoint_fields_clean(changes)
+    endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+    for field, value in fields.items():
+        setattr(endpoint, field, value)
+    endpoint.save(update_fields=list(fields) or None)
+    return endpoint
+
+
+@transaction.atomic
+def webhook_endpoint_delete(*, endpoint: WebhookEndpoint, actor: Agent) -> None:
+    """The owner removes a webhook, with its log of deliveries."""
+    _require_owner(actor)
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).delete()
+
+
+@transaction.atomic
+def webhook_endpoint_rotate_secret(*, endpoint: WebhookEndpoint, actor: Agent) -> WebhookEndpoint:
+    """The owner replaces a webhook's signing secret: deliveries from now on are signed with the new one."""
+    _require_owner(actor)
+    endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+    endpoint.secret = new_secret()
+    endpoint.save(update_fields=["secret"])
+    return endpoint
 
 
 def webhook_deliveries_create(*, event: dict) -> list[WebhookDelivery]:

@@ -1,11 +1,12 @@
 """Reads of visitors: search by name, email or phone; their notes and recorded visits."""
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
 from helpdesk.errors import ServiceError
+from helpdesk.models import Agent
 
 from .models import PageView, Recording, Visitor, VisitorNote
 
@@ -70,3 +71,23 @@ def recording_enabled() -> bool:
 
     enabled = Account.objects.filter(pk=1).values_list("recording_enabled", flat=True).first()
     return True if enabled is None else enabled
+
+
+# --- What apps above this one add to the visitor card ----------------------------------------------
+
+# `conversations` knows the visitor's conversations and who may see each; this app may not import it,
+# so it registers a reader, `read(agent, visitor) -> dict`, whose items join the card's context.
+_card_readers: list[Callable] = []
+
+
+def register_card_reader(read: Callable) -> None:
+    if read not in _card_readers:
+        _card_readers.append(read)
+
+
+def visitor_card_extras(*, agent: Agent, visitor: Visitor) -> dict:
+    """What the registered apps add to this agent's visitor card."""
+    extras: dict = {}
+    for read in _card_readers:
+        extras |= read(agent, visitor)
+    return extras

@@ -23,11 +23,12 @@ def card_context(agent, visitor: Visitor) -> dict:
         "visitor": visitor,
         "visitor_state": visitor_state(visitor.pk),
         "notes": visitor.notes.select_related("author"),
-        "visitor_conversations": visitor.conversations.select_related("assignee").order_by("-created_at")[:50],
         "page_views": visitor.page_views.all()[:PAGE_VIEWS_SHOWN],
         "edit_refusal": why_cannot_write(agent),
         "recordings": selectors.visitor_recordings(visitor),
         "recording_enabled": selectors.recording_enabled(),
+        # The visitor's conversations this agent may see, from `conversations` (the visibility rule).
+        **selectors.visitor_card_extras(agent=agent, visitor=visitor),
     }
 
 

@@ -100,3 +100,36 @@ def test_email_option_appears_once_an_agent_typed_the_address(signed_in, agent):
 
     assert '<div class="email-option" id="email-option"></div>' in before
     assert 'name="as_email"' in after and "vera@example.com" in after
+
+
+def test_agents_who_may_see_the_conversation_open_an_emails_attachment_from_the_thread(
+    client, agent, full_agent, settings, tmp_path
+):
+    from channels_email.addresses import reply_address
+    from channels_email.services import inbound_email_receive
+    from conversations.models import Conversation
+
+    from ..factories import AgentGroupFactory
+    from .conftest import write_mail
+
+    settings.MEDIA_ROOT = tmp_path
+    conversation = ConversationFactory(channel=Channel.EMAIL, visitor__email="vera@example.com")
+    mail = write_mail(to=reply_address(conversation.pk), body="Here is the invoice.")
+    mail.add_attachment(b"%PDF-1.4 invoice", maintype="application", subtype="pdf", filename="invoice.pdf")
+    inbound_email_receive(mail=mail)
+    client.force_login(full_agent)
+
+    thread = client.get(f"/conversations/{conversation.pk}/").content.decode()
+    link = thread[thread.index('<ul class="files">') :].split('href="', 1)[1].split('"', 1)[0]
+    download = client.get(link)
+
+    assert "invoice.pdf" in thread
+    assert download.status_code == 200
+    assert b"".join(download.streaming_content) == b"%PDF-1.4 invoice"
+    assert download["Content-Disposition"] == 'attachment; filename="invoice.pdf"'
+    # A limited agent outside the conversation's group gets nothing, as for the conversation itself.
+    Conversation.objects.filter(pk=conversation.pk).update(group=AgentGroupFactory(name="Billing"))
+    client.force_login(agent)
+    assert client.get(link).status_code == 404
+    client.logout()
+    assert client.get(link).status_code == 302

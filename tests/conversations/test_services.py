@@ -478,6 +478,44 @@ def test_only_full_access_creates_new_tags(agent, full_agent):
     assert services.tag_get_or_create(name="refund", actor=full_agent).name == "refund"
 
 
+def test_a_tag_name_is_used_once_in_any_letter_case(full_agent):
+    vip = services.tag_create(name=" VIP ", actor=full_agent)
+    refund = services.tag_create(name="refund", actor=full_agent)
+
+    with pytest.raises(ServiceError) as created:
+        services.tag_create(name="vip", actor=full_agent)
+    with pytest.raises(ServiceError) as renamed:
+        services.tag_rename(tag=refund, name="Vip", actor=full_agent)
+
+    assert vip.name == "VIP"
+    assert (created.value.field, created.value.code) == ("name", "conflict")
+    assert (renamed.value.field, renamed.value.code) == ("name", "conflict")
+    assert services.tag_rename(tag=vip, name="vip", actor=full_agent).name == "vip"
+
+
+def test_only_full_access_renames_and_deletes_tags(agent):
+    vip = TagFactory(name="vip")
+
+    with pytest.raises(ServiceError) as renamed:
+        services.tag_rename(tag=vip, name="gold", actor=agent)
+    with pytest.raises(ServiceError) as deleted:
+        services.tag_delete(tag=vip, actor=agent)
+
+    assert renamed.value.code == deleted.value.code == "forbidden"
+    vip.refresh_from_db()
+    assert vip.name == "vip"
+
+
+def test_deleting_a_tag_takes_it_off_conversations_and_keeps_their_history(conversation, full_agent):
+    vip = TagFactory(name="vip")
+    services.conversation_tag(conversation=conversation, tag=vip, actor=full_agent)
+
+    services.tag_delete(tag=vip, actor=full_agent)
+
+    assert not conversation.tags.exists()
+    assert kinds(conversation) == ["tagged"]
+
+
 # --- Rating -------------------------------------------------------------------------------------
 
 

@@ -50,7 +50,7 @@ def owner_client(client, owner):
     return client
 
 
-def test_admin_account_page_shows_the_snippet_and_secret(owner_client, settings):
+def test_admin_account_page_shows_the_snippet_and_only_the_end_of_the_secret(owner_client, settings):
     account = Account.load()
 
     response = owner_client.get("/admin/helpdesk/account/", follow=True)
@@ -58,7 +58,8 @@ def test_admin_account_page_shows_the_snippet_and_secret(owner_client, settings)
     assert response.status_code == 200
     page = response.content.decode()
     assert f"&quot;{settings.SITE_URL}&quot;" in page
-    assert account.identity_secret in page
+    assert account.identity_secret not in page
+    assert f"•••• {account.identity_secret[-4:]}" in page
     assert owner_client.get("/admin/helpdesk/account/add/").status_code == 403
 
 
@@ -75,16 +76,18 @@ def test_admin_refuses_a_bad_origin_and_saves_good_ones(owner_client):
     assert Account.load().allowed_origins == "https://www.example.com"
 
 
-def test_admin_regenerates_the_identity_secret(owner_client):
+def test_admin_regenerates_the_identity_secret_and_shows_the_new_one_once(owner_client):
     account = Account.load()
+    url = f"/admin/helpdesk/account/{account.pk}/change/"
 
     response = owner_client.post(
-        f"/admin/helpdesk/account/{account.pk}/change/",
-        {"name": account.name, "allowed_origins": "", "recording_retention_days": 30, "_regenerate_secret": "1"},
+        url, {"name": account.name, "allowed_origins": "", "recording_retention_days": 30, "_regenerate_secret": "1"}
     )
 
-    assert response.status_code == 302
-    assert Account.load().identity_secret != account.identity_secret
+    new_secret = Account.load().identity_secret
+    assert new_secret != account.identity_secret
+    assert response.status_code == 200 and new_secret in response.content.decode()
+    assert new_secret not in owner_client.get(url).content.decode()
 
 
 def test_owner_switches_recordings_off_and_sets_how_long_they_are_kept(owner):

@@ -59,6 +59,40 @@ def test_owner_creates_an_agent_in_the_admin(owner_client):
     assert Agent.objects.get(email="new@example.com").check_password("a-long-passphrase-1")
 
 
+def test_the_admins_new_agent_is_made_by_the_service_and_refused_on_the_form(owner_client):
+    from ..factories import AgentFactory
+
+    AgentFactory(email="taken@example.com")
+    form = {"name": " Nora ", "public_name": "", "role": "limited", "usable_password": "false"}
+
+    made = owner_client.post("/admin/helpdesk/agent/add/", form | {"email": "Nora@Example.com"})
+    refused = owner_client.post("/admin/helpdesk/agent/add/", form | {"email": "Taken@Example.com"})
+
+    assert made.status_code == 302
+    nora = Agent.objects.get(name="Nora")
+    assert nora.email == "nora@example.com" and not nora.has_usable_password()
+    assert refused.status_code == 200
+    assert "Another agent already uses this email address." in refused.content.decode()
+    assert not Agent.objects.filter(email__iexact="taken@example.com").exclude(email="taken@example.com").exists()
+
+
+def test_owner_creates_renames_and_deletes_tags_in_the_admin_through_the_services(owner_client, owner):
+    from conversations.models import Tag
+
+    from ..factories import TagFactory
+
+    refund = TagFactory(name="refund")
+    conversation = ConversationFactory(tags=[refund])
+
+    owner_client.post("/admin/conversations/tag/add/", {"name": " VIP "})
+    taken = owner_client.post(f"/admin/conversations/tag/{refund.pk}/change/", {"name": "vip"})
+    owner_client.post(f"/admin/conversations/tag/{refund.pk}/delete/", {"post": "yes"})
+
+    assert list(Tag.objects.values_list("name", flat=True)) == ["VIP"]
+    assert "There is a tag with this name already." in taken.content.decode()
+    assert not conversation.tags.exists()
+
+
 def test_admin_refuses_to_demote_the_last_owner(owner_client, owner):
     page = owner_client.get(f"/admin/helpdesk/agent/{owner.pk}/change/")
     form = page.context["adminform"].form

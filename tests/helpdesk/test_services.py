@@ -36,6 +36,7 @@ def test_agent_without_a_password_sets_one_through_the_reset_email(owner):
     ("field", "changes"),
     [
         ("email", {"email": "agent0@example.com"}),
+        ("email", {"email": "Agent0@Example.com"}),
         ("email", {"email": "nope"}),
         ("password", {"password": "123"}),
         ("role", {"role": "admin"}),

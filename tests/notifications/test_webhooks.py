@@ -9,6 +9,7 @@ import pytest
 
 from conversations import services as conversations
 from helpdesk.celery import app as celery_app
+from helpdesk.errors import ServiceError
 from notifications import webhook_services as services
 from notifications.models import WebhookDelivery, WebhookEndpoint
 from visitors.services import visitor_customer_data_set
@@ -248,8 +249,6 @@ def _inline_management_form() -> dict:
 
 
 def test_unknown_events_are_refused():
-    from helpdesk.errors import ServiceError
-
     with pytest.raises(ServiceError) as refused:
         services.webhook_events_clean(["conversation.created", "conversation.exploded"])
 
@@ -312,3 +311,107 @@ def test_the_owner_registers_a_webhook_with_its_events(client, owner):
     endpoint = WebhookEndpoint.objects.get()
     assert endpoint.events == ["conversation.created", "visitor.updated"]
     assert endpoint.secret.startswith("whsec_")
+
+
+def test_only_the_owner_registers_changes_and_removes_webhooks(owner, full_agent):
+    endpoint = services.webhook_endpoint_create(
+        url=" https://crm.example.com/hooks ", events=["visitor.updated", "conversation.created"], actor=owner
+    )
+
+    for attempt in (
+        lambda: services.webhook_endpoint_create(
+            url="https://x.example.com/", events=["visitor.updated"], actor=full_agent
+        ),
+        lambda: services.webhook_endpoint_update(endpoint=endpoint, actor=full_agent, is_active=False),
+        lambda: services.webhook_endpoint_delete(endpoint=endpoint, actor=full_agent),
+    ):
+        with pytest.raises(ServiceError) as refused:
+            attempt()
+        assert refused.value.code == "forbidden"
+
+    assert endpoint.url == "https://crm.example.com/hooks"
+    assert endpoint.events == ["conversation.created", "visitor.updated"]
+    assert endpoint.secret.startswith("whsec_") and endpoint.is_active
+    services.webhook_endpoint_update(endpoint=endpoint, actor=owner, is_active=False, description="CRM")
+    endpoint.refresh_from_db()
+    assert (endpoint.is_active, endpoint.description) == (False, "CRM")
+    services.webhook_endpoint_delete(endpoint=endpoint, actor=owner)
+    assert not WebhookEndpoint.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("field", "changes"),
+    [
+        ("url", {"url": "ftp://crm.example.com/hooks"}),
+        ("url", {"url": "not a url"}),
+        ("events", {"events": []}),
+        ("events", {"events": ["conversation.exploded"]}),
+    ],
+)
+def test_a_webhook_needs_an_http_address_and_known_events(owner, field, changes):
+    endpoint = services.webhook_endpoint_create(url="https://crm.example.com/", events=["visitor.updated"], actor=owner)
+
+    with pytest.raises(ServiceError) as created:
+        services.webhook_endpoint_create(
+            **({"url": "https://ok.example.com/", "events": ["visitor.updated"]} | changes), actor=owner
+        )
+    with pytest.raises(ServiceError) as changed:
+        services.webhook_endpoint_update(endpoint=endpoint, actor=owner, **changes)
+
+    assert created.value.field == changed.value.field == field
+
+
+def test_the_owner_changes_and_removes_a_webhook_in_the_admin(client, owner):
+    endpoint = services.webhook_endpoint_create(url="https://crm.example.com/", events=["visitor.updated"], actor=owner)
+    url = f"/admin/notifications/webhookendpoint/{endpoint.pk}/change/"
+    form = {
+        "description": "CRM",
+        "events": ["visitor.updated"],
+        "deliveries-TOTAL_FORMS": "0",
+        "deliveries-INITIAL_FORMS": "0",
+    }
+    client.force_login(owner)
+
+    refused = client.post(url, form | {"url": "ftp://crm.example.com/", "is_active": "on"})
+    client.post(url, form | {"url": "https://crm.example.com/v2"})
+    endpoint.refresh_from_db()
+    client.post(f"/admin/notifications/webhookendpoint/{endpoint.pk}/delete/", {"post": "yes"})
+
+    assert "Enter an http or https address." in refused.content.decode()
+    assert (endpoint.url, endpoint.description, endpoint.is_active) == ("https://crm.example.com/v2", "CRM", False)
+    assert not WebhookEndpoint.objects.exists()
+
+
+def test_a_webhooks_signing_secret_is_shown_once_then_masked_in_the_admin(client, owner):
+    form = {
+        "events": ["visitor.updated"],
+        "is_active": "on",
+        "deliveries-TOTAL_FORMS": "0",
+        "deliveries-INITIAL_FORMS": "0",
+    }
+    client.force_login(owner)
+
+    added = client.post("/admin/notifications/webhookendpoint/add/", form | {"url": "https://crm.example.com/"})
+    endpoint = WebhookEndpoint.objects.get()
+    url = f"/admin/notifications/webhookendpoint/{endpoint.pk}/change/"
+    change_page = client.get(url).content.decode()
+    list_page = client.get("/admin/notifications/webhookendpoint/").content.decode()
+    replaced = client.post(url, form | {"url": "https://crm.example.com/", "_rotate_secret": "Replace"})
+    new_secret = WebhookEndpoint.objects.get().secret
+
+    assert endpoint.secret in added.content.decode()
+    assert endpoint.secret not in change_page and endpoint.secret not in list_page
+    assert f"•••• {endpoint.secret[-4:]}" in change_page
+    assert new_secret != endpoint.secret and new_secret in replaced.content.decode()
+    assert new_secret not in client.get(url).content.decode()
+
+
+def test_only_the_owner_replaces_a_signing_secret(owner, full_agent):
+    endpoint = services.webhook_endpoint_create(url="https://crm.example.com/", events=["visitor.updated"], actor=owner)
+
+    with pytest.raises(ServiceError) as refused:
+        services.webhook_endpoint_rotate_secret(endpoint=endpoint, actor=full_agent)
+    rotated = services.webhook_endpoint_rotate_secret(endpoint=endpoint, actor=owner)
+
+    assert refused.value.code == "forbidden"
+    assert rotated.secret != endpoint.secret and rotated.secret.startswith("whsec_")

@@ -6,7 +6,7 @@ from django.test import Client
 from helpdesk.models import Account
 from visitors.models import PageView, Recording, VisitorNote
 
-from ..factories import AgentFactory, ConversationFactory, VisitorFactory
+from ..factories import AgentFactory, AgentGroupFactory, ConversationFactory, VisitorFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -168,3 +168,31 @@ def test_card_says_when_visits_are_not_recorded(signed_in):
     page = signed_in.get(f"/visitors/{VisitorFactory().pk}/card").content.decode()
 
     assert "recording is switched off in the account settings" in page
+
+
+def test_limited_agent_sees_only_the_visitors_conversations_they_may_see_in_the_card(client, agent):
+    sales, support = AgentGroupFactory(name="Sales"), AgentGroupFactory(name="Support")
+    agent.groups.set([sales])
+    visitor = VisitorFactory()
+    theirs = ConversationFactory(visitor=visitor, group=sales)
+    unrouted = ConversationFactory(visitor=visitor)
+    other_groups = ConversationFactory(visitor=visitor, group=support)
+    client.force_login(agent)
+
+    card = client.get(f"/conversations/{theirs.pk}/card/").content.decode()
+
+    section = card[card.index('class="visitor-conversations"') :]
+    assert f"#{theirs.pk}<" in section and f"#{unrouted.pk}<" in section
+    assert f"#{other_groups.pk}<" not in section
+    assert f"/conversations/{other_groups.pk}/" not in card
+
+
+def test_full_access_agent_sees_all_the_visitors_conversations_in_the_card(client, full_agent):
+    visitor = VisitorFactory()
+    support = ConversationFactory(visitor=visitor, group=AgentGroupFactory(name="Support"))
+    unrouted = ConversationFactory(visitor=visitor)
+    client.force_login(full_agent)
+
+    card = client.get(f"/visitors/{visitor.pk}/card").content.decode()
+
+    assert f"#{support.pk}<" in card and f"#{unrouted.pk}<" in card
