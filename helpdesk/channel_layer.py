@@ -6,10 +6,16 @@ asyncio pool allows 100 connections and then fails; a group member whose queue h
 (100) messages is skipped by `group_send` with only an info log; the in-process receive buffer drops
 its oldest message when full; and redis-py's default 5 s socket timeout races the layer's own 5 s
 blocking pop, so a quiet receive loop can die with a TimeoutError and take every websocket of the
-process with it. Here the pool blocks until a connection is free (bounded by `pool_timeout`), the
-capacity is high enough that only a consumer that has stopped reading ever reaches it (channels_redis
-logs that), and the socket timeout is longer than the blocking pop. The database stays the source
-of truth: a client that reconnects asks for everything after the last message id it saw.
+process with it. Here the pool blocks until a connection is free, the capacity is high enough that
+only a consumer that has stopped reading ever reaches it (channels_redis logs that), and the socket
+timeout is longer than the blocking pop. The database stays the source of truth: a client that
+reconnects asks for everything after the last message id it saw.
+
+The wait for a connection has no deadline (`pool_timeout=None`). A burst (thousands of sockets closing
+at once) queues its commands for the pool, and the queue drains only as fast as the process runs:
+with a deadline, the commands still queued when it passes fail with `No connection available`, and a
+disconnect that fails leaves its channel in its groups. Every connection is lent for one command, whose
+connect and reply are bounded by the socket timeouts, so a waiter always gets one.
 """
 
 import logging
@@ -41,7 +47,7 @@ return over_capacity
 
 class ReliableRedisChannelLayer(RedisChannelLayer):
     def __init__(
-        self, hosts=None, capacity=10_000, max_connections=1_000, pool_timeout=30, socket_timeout=30, **kwargs
+        self, hosts=None, capacity=10_000, max_connections=1_000, pool_timeout=None, socket_timeout=30, **kwargs
     ):
         super().__init__(hosts=hosts, capacity=capacity, **kwargs)
         self.max_connections = max_connections

@@ -37,3 +37,32 @@ async def test_sending_to_groups_without_members_is_no_error(redis_url):
     layer = ReliableRedisChannelLayer(hosts=[redis_url], prefix="test-many-empty")
     await layer.group_send_many(["nobody-here", "nor-here"], {"type": "frame.send"})
     await layer.flush()
+
+
+@pytest.mark.asyncio
+async def test_disconnect_that_waits_longer_than_any_deadline_for_a_connection_still_leaves_its_group(
+    redis_url, monkeypatch
+):
+    """A burst of disconnects queues for the layer's connections, and the queue drains only as fast as
+    the process runs: every disconnect in it must leave its groups however long it waits. (Closing
+    10,000 sockets took over 30 s, and the disconnects still queued then gave up with `No connection
+    available`.) The clock is moved on an hour instead of waiting."""
+    layer = ReliableRedisChannelLayer(hosts=[redis_url], prefix="test-burst", max_connections=1)
+    await layer.flush()  # nothing left from an earlier run
+    channels = [await layer.new_channel() for _ in range(20)]
+    for channel in channels:
+        await layer.group_add("visitor-burst", channel)
+    pool = layer.connection(0).connection_pool
+    busy = await pool.get_connection()  # the head of the burst holds the only connection
+    leaving = [asyncio.ensure_future(layer.group_discard("visitor-burst", channel)) for channel in channels]
+    await asyncio.sleep(0.05)  # every disconnect now waits for the connection
+
+    loop = asyncio.get_running_loop()
+    monkeypatch.setattr(loop, "time", lambda real_time=loop.time: real_time() + 3600)
+    await asyncio.sleep(0.05)  # any deadline on the wait has passed
+    await pool.release(busy)
+    results = await asyncio.gather(*leaving, return_exceptions=True)
+
+    assert [result for result in results if isinstance(result, BaseException)] == []
+    assert await layer.connection(0).zcard(layer._group_key("visitor-burst")) == 0
+    await layer.flush()
