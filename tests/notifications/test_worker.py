@@ -1,6 +1,7 @@
 """A real Celery worker (and beat) on the Redis broker, sending to a real SMTP server on 127.0.0.1,
 sharing PostgreSQL with the test: as in production. Also workers that die with a check in hand."""
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -63,6 +64,9 @@ class Worker:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            # Its own process group: `-B` runs beat in a child process, which must die with the worker
+            # (a SIGKILL to the worker alone left beat running after the tests).
+            start_new_session=True,
         )
         threading.Thread(target=self._read, daemon=True).start()
         if not self.wait_for("ready."):
@@ -86,16 +90,16 @@ class Worker:
 
     def kill(self):
         """Dies at once, as in a power cut or the OOM killer: nothing is acknowledged or cleaned up."""
-        self.process.send_signal(signal.SIGKILL)
+        os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(10)
 
     def stop(self):
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)  # whatever of the group is left, beat included
 
 
 @pytest.fixture
