@@ -3,7 +3,9 @@
 Channels' `database_sync_to_async` is thread-sensitive by default, and its consumers run in no
 thread-sensitive context, so every socket of a process shares one thread: one visitor's database
 round trips wait behind every other socket's, and a process stores at most one message at a time.
-Here the work runs on a pool of `DATABASE_THREADS` threads, each with its own persistent connection.
+Here the work runs on a pool of `DATABASE_THREADS` threads. Each call runs in a copy of the socket's
+context, as Channels runs it, so it takes a connection from the process's pool (PostgreSQL) and gives it
+back when it ends: the threads bound how many connections the sockets use at once.
 A socket still handles its frames one after another (a consumer awaits each), and row locks order
 concurrent changes to one conversation, as they already must across processes.
 """
