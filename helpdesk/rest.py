@@ -59,6 +59,9 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
     (DRF's own keeps and rewrites every request's time on each request)."""
 
     scope = "api"
+    # Not DRF's key: where its throttle kept a pickled list (until that window ends, after an upgrade),
+    # INCR would fail and every request of the key would be a 500.
+    cache_format = "throttle_count_%(scope)s_%(ident)s"
 
     def get_rate(self):
         # Read on each request, not at import, so the limit follows the settings.

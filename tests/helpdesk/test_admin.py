@@ -76,21 +76,33 @@ def test_the_admins_new_agent_is_made_by_the_service_and_refused_on_the_form(own
     assert not Agent.objects.filter(email__iexact="taken@example.com").exclude(email="taken@example.com").exists()
 
 
-def test_owner_creates_renames_and_deletes_tags_in_the_admin_through_the_services(owner_client, owner):
+def test_owner_creates_renames_and_deletes_tags_in_the_admin_through_the_services(owner_client, owner, monkeypatch):
+    from conversations import services as conversation_services
     from conversations.models import Tag
 
     from ..factories import TagFactory
 
+    called = []
+    for name in ("tag_create", "tag_rename", "tag_delete"):
+        service = getattr(conversation_services, name)
+        monkeypatch.setattr(
+            conversation_services,
+            name,
+            lambda *args, _name=name, _service=service, **kwargs: called.append(_name) or _service(*args, **kwargs),
+        )
     refund = TagFactory(name="refund")
     conversation = ConversationFactory(tags=[refund])
 
     owner_client.post("/admin/conversations/tag/add/", {"name": " VIP "})
     taken = owner_client.post(f"/admin/conversations/tag/{refund.pk}/change/", {"name": "vip"})
+    owner_client.post(f"/admin/conversations/tag/{refund.pk}/change/", {"name": "Refunds"})
+    assert Tag.objects.get(pk=refund.pk).name == "Refunds"
     owner_client.post(f"/admin/conversations/tag/{refund.pk}/delete/", {"post": "yes"})
 
     assert list(Tag.objects.values_list("name", flat=True)) == ["VIP"]
     assert "There is a tag with this name already." in taken.content.decode()
     assert not conversation.tags.exists()
+    assert called == ["tag_create", "tag_rename", "tag_delete"]  # the refused rename never reached it
 
 
 def test_admin_refuses_to_demote_the_last_owner(owner_client, owner):
