@@ -460,11 +460,16 @@ def conversation_untag(*, conversation: Conversation, tag: Tag, actor: Agent) ->
     return conversation
 
 
-def tag_name_clean(*, name: str, tag: Tag | None = None) -> str:
-    """A tag's name: 1 to 50 characters, and no other tag has it in any letter case."""
+def _tag_name(name: str) -> str:
     name = (name or "").strip()
     if not name or len(name) > Tag._meta.get_field("name").max_length:
         raise ServiceError(_("A tag name is 1 to 50 characters."), field="name")
+    return name
+
+
+def tag_name_clean(*, name: str, tag: Tag | None = None) -> str:
+    """A tag's name: 1 to 50 characters, and no other tag has it in any letter case."""
+    name = _tag_name(name)
     taken = Tag.objects.filter(name__iexact=name)
     if tag is not None:
         taken = taken.exclude(pk=tag.pk)
@@ -476,9 +481,7 @@ def tag_name_clean(*, name: str, tag: Tag | None = None) -> str:
 @transaction.atomic
 def tag_get_or_create(*, name: str, actor: Agent) -> Tag:
     """The tag with this name (in any letter case); agents with full access may create new ones."""
-    name = (name or "").strip()
-    if not name or len(name) > Tag._meta.get_field("name").max_length:
-        raise ServiceError(_("A tag name is 1 to 50 characters."), field="name")
+    name = _tag_name(name)
     if tag := Tag.objects.filter(name__iexact=name).first():
         return tag
     _refuse_if(permissions.why_cannot_create_tag(actor))
