@@ -2,6 +2,7 @@
 tasks) call these and nothing else; refusals are raised as ServiceError."""
 
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -23,10 +24,14 @@ def _refuse_if(reason: str | None) -> None:
         raise ServiceError(reason, code="forbidden")
 
 
-def _locked(conversation: Conversation) -> Conversation:
-    """The conversation re-read under a row lock, so concurrent changes apply one after another. Its
+def _locking(conversations: QuerySet[Conversation]) -> QuerySet[Conversation]:
+    """Conversations read under a row lock, so concurrent changes apply one after another. Their
     assignee comes in the same query (every event carries them) but only the conversation is locked."""
-    return Conversation.objects.select_for_update(of=("self",)).select_related("assignee").get(pk=conversation.pk)
+    return conversations.select_for_update(of=("self",)).select_related("assignee")
+
+
+def _locked(conversation: Conversation) -> Conversation:
+    return _locking(Conversation.objects.all()).get(pk=conversation.pk)
 
 
 def _record(conversation: Conversation, kind: str, *, actor: Agent | None = None, **data) -> ConversationEvent:
@@ -128,12 +133,7 @@ def agent_message_create(
     """An agent writes in a conversation by its id: `message_create`'s rules, with the conversation
     read once, under its lock, and not found when the agent may not see it (as everywhere else)."""
     _check_client_id(client_id)
-    conversation = (
-        Conversation.objects.select_for_update(of=("self",))
-        .select_related("assignee")
-        .filter(pk=conversation_id)
-        .first()
-    )
+    conversation = _locking(Conversation.objects.filter(pk=conversation_id)).first()
     if conversation is None or not permissions.can_view(agent, conversation):
         raise ServiceError(_("No such conversation."), code="not_found")
     channel = _message_channel(
@@ -290,9 +290,8 @@ def message_set_delivery(*, message: Message, status: str, error: str = "", exte
 
 
 def _latest_conversation(visitor: Visitor, channel: str) -> Conversation | None:
-    """The conversation the visitor writes in, locked as `_locked` locks it."""
-    conversations = selectors.visitor_conversations_on(visitor_id=visitor.pk, channel=channel)
-    return conversations.select_for_update(of=("self",)).select_related("assignee").first()
+    """The conversation the visitor writes in, locked."""
+    return _locking(selectors.visitor_conversations_on(visitor_id=visitor.pk, channel=channel)).first()
 
 
 @transaction.atomic
