@@ -294,3 +294,15 @@ def test_conversations_tags_and_messages_are_never_scanned_by_parallel_workers()
 
     assert len(options) == 3
     assert all("parallel_workers=0" in (table_options or []) for table_options in options.values())
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="column statistics targets exist on PostgreSQL only")
+def test_page_urls_keep_statistics_fine_enough_for_a_rare_url_to_look_rare():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT attstattarget FROM pg_attribute "
+            "WHERE attrelid = 'conversations_conversation'::regclass AND attname = 'page_url'"
+        )
+        (target,) = cursor.fetchone()
+
+    assert target == 1000
