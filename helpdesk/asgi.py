@@ -1,11 +1,13 @@
-"""ASGI entry point: HTTP through Django, websockets through Channels (served by uvicorn)."""
+"""ASGI entry point: HTTP through Django on a pool of threads (helpdesk.http_threads), websockets
+through Channels (served by uvicorn)."""
 
 import os
 
-from django.core.asgi import get_asgi_application
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
-django_asgi_app = get_asgi_application()
+
+from helpdesk.http_threads import http_application
+
+http_app = http_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
@@ -14,7 +16,7 @@ from helpdesk.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": http_app,
         "websocket": URLRouter(websocket_urlpatterns),
     }
 )

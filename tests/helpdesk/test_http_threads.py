@@ -1,0 +1,83 @@
+"""HTTP through the real ASGI application: Django on the pool of request threads (helpdesk.http_threads)."""
+
+import asyncio
+import json
+
+import httpx
+import pytest
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+
+from conversations import realtime
+from conversations.models import Conversation
+
+from ..factories import ConversationFactory, TagFactory, api_client_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def http_client(key: str) -> httpx.AsyncClient:
+    from helpdesk.asgi import application
+
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=application, client=("203.0.113.9", 50000)),
+        base_url="http://localhost",
+        headers={"Authorization": f"Bearer {key}"},
+    )
+
+
+@sync_to_async
+def conversation_and_key(full_agent):
+    conversation = ConversationFactory()
+    client = api_client_for(full_agent)
+    return conversation, client._credentials["HTTP_AUTHORIZATION"].removeprefix("Bearer ")
+
+
+async def test_an_action_over_http_reaches_the_dashboards_live_from_the_servers_event_loop(full_agent, monkeypatch):
+    """The request runs in a thread of the pool; its event's fan-out runs on the server's loop, where
+    the sockets' channel layer lives (in memory here: another loop's send would reach no waiting socket)."""
+    conversation, key = await conversation_and_key(full_agent)
+    layer = get_channel_layer()
+    dashboard = await layer.new_channel()
+    await layer.group_add(realtime.INBOX_FULL, dashboard)
+    loops = []
+    send_all = realtime._send_all
+
+    async def recording_send_all(layer, deliveries):
+        loops.append(asyncio.get_running_loop())
+        await send_all(layer, deliveries)
+
+    monkeypatch.setattr(realtime, "_send_all", recording_send_all)
+
+    async with http_client(key) as client:
+        response = await client.post(f"/api/v1/conversations/{conversation.pk}/resolve/")
+
+    assert response.status_code == 200
+    assert response.json()["status"] == "resolved"
+    event = await asyncio.wait_for(layer.receive(dashboard), timeout=2)
+    assert event["frame"]["type"] == "conversation.resolved"
+    assert event["frame"]["conversation"]["id"] == conversation.pk
+    assert loops == [asyncio.get_running_loop()]
+
+
+async def test_a_body_sent_in_chunks_without_a_length_is_read_whole(full_agent):
+    conversation, key = await conversation_and_key(full_agent)
+    await sync_to_async(TagFactory)(name="refund")
+
+    async def chunks():
+        body = json.dumps({"name": "refund"}).encode()
+        for start in range(0, len(body), 5):
+            yield body[start : start + 5]
+
+    async with http_client(key) as client:
+        response = await client.post(
+            f"/api/v1/conversations/{conversation.pk}/tags/",
+            content=chunks(),
+            headers={"Content-Type": "application/json"},
+        )
+
+    assert response.request.headers["transfer-encoding"] == "chunked"
+    assert response.status_code == 200, response.content
+    assert [tag["name"] for tag in response.json()["tags"]] == ["refund"]
+    tags = await sync_to_async(lambda: list(Conversation.objects.get(pk=conversation.pk).tags.values_list("name")))()
+    assert tags == [("refund",)]
