@@ -148,3 +148,26 @@ def test_owner_has_failed_deliveries_processed_again_from_the_list(owner_client,
 
 def test_the_add_page_already_shows_the_webhook_url(owner_client):
     assert "http://127.0.0.1:8000/channels/facebook/webhook" in owner_client.get(ADD).content.decode()
+
+
+def test_a_page_connected_by_someone_else_meanwhile_is_refused_on_the_form(owner_client, monkeypatch):
+    """Another owner connects the same page between this form's checks and its save."""
+    from channels_fb.admin import FacebookPageForm
+
+    checked = FacebookPageForm.clean
+
+    def clean_then_connected_elsewhere(form):
+        cleaned = checked(form)
+        if not FacebookPage.objects.exists():
+            FacebookPage.objects.create(page_id=PAGE_ID, name="Connected elsewhere", access_token="t", app_secret="s")
+        return cleaned
+
+    monkeypatch.setattr(FacebookPageForm, "clean", clean_then_connected_elsewhere)
+
+    response = owner_client.post(
+        ADD, {"page_id": PAGE_ID, "name": "Kávé", "access_token": "EAAG-token", "app_secret": APP_SECRET}
+    )
+
+    assert response.status_code == 200
+    assert "This page is connected already." in response.content.decode()
+    assert list(FacebookPage.objects.values_list("name", flat=True)) == ["Connected elsewhere"]

@@ -165,3 +165,43 @@ def test_owner_edits_a_visitors_email_and_a_bad_one_is_refused(owner_client):
     assert saved.status_code == 302
     visitor.refresh_from_db()
     assert (visitor.name, visitor.email) == ("Vera K", "vera@example.com")
+
+
+@pytest.fixture
+def owner_who_cannot_chat(owner, owner_client):
+    """An owner deactivated for chat still runs the admin, but the services refuse their writes."""
+    Agent.objects.filter(pk=owner.pk).update(can_chat=False)
+    return owner
+
+
+def test_a_refused_visitor_change_shows_the_reason_on_the_form(owner_client, owner_who_cannot_chat):
+    visitor = VisitorFactory(name="Vera")
+    data = {"name": "Vera K", "email": "", "phone": ""}
+    for inline in ("notes", "page_views"):
+        data |= {f"{inline}-TOTAL_FORMS": 0, f"{inline}-INITIAL_FORMS": 0}
+
+    response = owner_client.post(f"/admin/visitors/visitor/{visitor.pk}/change/", data)
+
+    assert response.status_code == 200
+    assert "Your account is inactive" in str(response.context["adminform"].form.non_field_errors())
+    visitor.refresh_from_db()
+    assert visitor.name == "Vera"
+
+
+def test_a_refused_tag_deletion_shows_the_reason_and_keeps_the_tag(owner_client, owner_who_cannot_chat):
+    from conversations.models import Tag
+
+    from ..factories import TagFactory
+
+    vip = TagFactory(name="vip")
+
+    one = owner_client.post(f"/admin/conversations/tag/{vip.pk}/delete/", {"post": "yes"}, follow=True)
+    selected = owner_client.post(
+        "/admin/conversations/tag/", {"action": "delete_selected", "_selected_action": [vip.pk], "post": "yes"}
+    )
+
+    assert one.status_code == 200
+    assert "Your account is inactive" in one.content.decode()
+    assert selected.status_code == 302
+    assert "Your account is inactive" in owner_client.get(selected.url).content.decode()
+    assert Tag.objects.filter(pk=vip.pk).exists()
