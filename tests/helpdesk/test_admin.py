@@ -205,3 +205,21 @@ def test_a_refused_tag_deletion_shows_the_reason_and_keeps_the_tag(owner_client,
     assert selected.status_code == 302
     assert "Your account is inactive" in owner_client.get(selected.url).content.decode()
     assert Tag.objects.filter(pk=vip.pk).exists()
+
+
+def test_a_tag_another_owner_creates_at_the_same_moment_is_refused_on_the_form(owner_client, monkeypatch):
+    from conversations.models import Tag
+
+    saved = Tag.save
+
+    def created_by_another_owner_first(tag, *args, **kwargs):
+        Tag.objects.bulk_create([Tag(name="vip")])  # committed between our checks and our insert
+        return saved(tag, *args, **kwargs)
+
+    monkeypatch.setattr(Tag, "save", created_by_another_owner_first)
+
+    response = owner_client.post("/admin/conversations/tag/add/", {"name": "VIP"})
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["name"] == ["There is a tag with this name already."]
+    assert not Tag.objects.filter(name="VIP").exists()
