@@ -223,3 +223,21 @@ def test_a_tag_another_owner_creates_at_the_same_moment_is_refused_on_the_form(o
     assert response.status_code == 200
     assert response.context["adminform"].form.errors["name"] == ["There is a tag with this name already."]
     assert not Tag.objects.filter(name="VIP").exists()
+
+
+def test_an_email_another_owner_took_at_the_same_moment_is_refused_on_the_agent_form(owner_client, monkeypatch):
+    saved = Agent.save
+
+    def taken_by_another_owner_first(agent, *args, **kwargs):
+        if not Agent.objects.filter(email="nora@example.com").exists():  # stored between our checks and our insert
+            Agent.objects.bulk_create([Agent(email="nora@example.com", name="The other Nora")])
+        return saved(agent, *args, **kwargs)
+
+    monkeypatch.setattr(Agent, "save", taken_by_another_owner_first)
+    form = {"email": "nora@example.com", "name": "Nora", "public_name": "", "role": "limited"}
+
+    response = owner_client.post("/admin/helpdesk/agent/add/", form | {"usable_password": "false"})
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["email"] == ["Another agent already uses this email address."]
+    assert not Agent.objects.filter(name="Nora").exists()
