@@ -128,6 +128,29 @@ def test_only_the_owner_connects_pages(full_agent):
     assert refused.value.code == "forbidden"
 
 
+def test_a_page_another_owner_connects_at_the_same_moment_is_refused_on_page_id(owner, monkeypatch):
+    from django.db import transaction
+
+    saved = FacebookPage.save
+
+    def connected_by_another_owner_first(page, *args, **kwargs):
+        if not FacebookPage.objects.exists():  # stored between the service's check and its insert
+            FacebookPage.objects.bulk_create([FacebookPage(page_id=PAGE_ID, name="Connected elsewhere")])
+        return saved(page, *args, **kwargs)
+
+    monkeypatch.setattr(FacebookPage, "save", connected_by_another_owner_first)
+
+    with transaction.atomic():
+        with pytest.raises(ServiceError) as refused:
+            services.facebook_page_connect(
+                page_id=PAGE_ID, name="Kávé", access_token="EAAG-token", app_secret=APP_SECRET, actor=owner
+            )
+        stored = FacebookPage.objects.filter(name="Kávé").exists()  # the transaction is still usable
+
+    assert (refused.value.field, refused.value.code) == ("page_id", "conflict")
+    assert not stored
+
+
 def test_the_webhook_deliveries_are_listed_for_the_owner(owner_client):
     assert owner_client.get("/admin/channels_fb/webhookdelivery/").status_code == 200
 
