@@ -1,6 +1,6 @@
 """Reads for the email channel: a conversation's email thread and how an inbound mail finds its place."""
 
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
@@ -39,21 +39,28 @@ def visitor_by_email(address: str) -> Visitor | None:
 
 
 def email_attachments(message_ids: list[int]) -> dict[int, list[EmailAttachment]]:
-    """The kept attachments of these messages, by message id, for showing them in the thread."""
+    """The kept attachments of these messages, by message id, for showing them in the thread (each
+    with its `conversation_id`)."""
     found: dict[int, list[EmailAttachment]] = {}
-    for attachment in EmailAttachment.objects.filter(message_id__in=message_ids).order_by("id"):
+    attachments = EmailAttachment.objects.filter(message_id__in=message_ids).annotate(
+        conversation_id=F("message__conversation_id")
+    )
+    for attachment in attachments.order_by("id"):
         found.setdefault(attachment.message_id, []).append(attachment)
     return found
 
 
 def email_attachment_files(message_ids: list[int]) -> dict[int, list[dict]]:
-    """The kept attachments as the dashboard's thread links them (registered with `conversations`)."""
+    """The kept attachments as the dashboard's thread and the API list them (registered with `conversations`)."""
     return {
         message_id: [
             {
+                "id": attachment.pk,
                 "name": attachment.filename,
+                "content_type": attachment.content_type,
                 "size": attachment.size,
                 "url": reverse("channels_email:attachment", args=[attachment.pk]),
+                "api_url": reverse("api-conversation-attachment", args=[attachment.conversation_id, attachment.pk]),
             }
             for attachment in attachments
         ]
@@ -61,11 +68,17 @@ def email_attachment_files(message_ids: list[int]) -> dict[int, list[dict]]:
     }
 
 
-def email_attachment_for_agent(*, agent: Agent, attachment_id: int) -> EmailAttachment:
-    """An attachment of a conversation the agent may see; any other is not found, like the conversation."""
-    attachment = EmailAttachment.objects.filter(
+def email_attachment_for_agent(
+    *, agent: Agent, attachment_id: int, conversation_id: int | None = None
+) -> EmailAttachment:
+    """An attachment of a conversation the agent may see (of that conversation, when given); any other
+    is not found, like the conversation."""
+    attachments = EmailAttachment.objects.filter(
         pk=attachment_id, message__conversation__in=conversations_visible_to(agent)
-    ).first()
+    )
+    if conversation_id is not None:
+        attachments = attachments.filter(message__conversation_id=conversation_id)
+    attachment = attachments.first()
     if attachment is None:
         raise ServiceError(_("There is no such attachment."), code="not_found")
     return attachment

@@ -7,17 +7,23 @@ from django.views.decorators.http import require_GET
 from helpdesk.errors import ServiceError
 
 from . import selectors
+from .models import EmailAttachment
 
 
 @login_required
 @require_GET
 def attachment_download(request, pk: int):
-    """The file, for an agent who may see its conversation (404 for anyone else). Always a download,
-    never shown inline: the visitor chose its type and content, and it must not run on our origin."""
+    """The file, for an agent who may see its conversation (404 for anyone else)."""
     try:
         attachment = selectors.email_attachment_for_agent(agent=request.user, attachment_id=pk)
     except ServiceError:
         raise Http404 from None
+    return attachment_response(attachment)
+
+
+def attachment_response(attachment: EmailAttachment) -> FileResponse:
+    """Always a download, never shown inline: the visitor chose its type and content, and it must not
+    run on our origin."""
     response = FileResponse(
         attachment.file.open("rb"),
         as_attachment=True,

@@ -5,7 +5,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from helpdesk.admin import masked
+from helpdesk.admin import ServiceRefusalsShown, masked
 from helpdesk.errors import ServiceError
 
 from . import selectors, services
@@ -58,7 +58,7 @@ class FacebookPageForm(forms.ModelForm):
 
 
 @admin.register(FacebookPage)
-class FacebookPageAdmin(admin.ModelAdmin):
+class FacebookPageAdmin(ServiceRefusalsShown, admin.ModelAdmin):
     form = FacebookPageForm
     list_display = ["name", "page_id", "connected", "disconnected_reason", "human_agent_enabled", "token"]
     readonly_fields = ["webhook_url", "verify_token", "connected", "disconnected_reason", "disconnected_at"]
@@ -87,27 +87,24 @@ class FacebookPageAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data
-        try:
-            if change:
-                saved = services.facebook_page_update(
-                    page=obj,
-                    actor=request.user,
-                    name=data["name"],
-                    access_token=data.get("access_token") or "",
-                    app_secret=data.get("app_secret") or "",
-                    human_agent_enabled=data["human_agent_enabled"],
-                )
-            else:
-                saved = services.facebook_page_connect(
-                    page_id=data["page_id"],
-                    name=data["name"],
-                    access_token=data.get("access_token") or "",
-                    app_secret=data.get("app_secret") or "",
-                    human_agent_enabled=data["human_agent_enabled"],
-                    actor=request.user,
-                )
-        except ServiceError as error:
-            raise ValidationError(error.message) from error
+        if change:
+            saved = services.facebook_page_update(
+                page=obj,
+                actor=request.user,
+                name=data["name"],
+                access_token=data.get("access_token") or "",
+                app_secret=data.get("app_secret") or "",
+                human_agent_enabled=data["human_agent_enabled"],
+            )
+        else:
+            saved = services.facebook_page_connect(
+                page_id=data["page_id"],
+                name=data["name"],
+                access_token=data.get("access_token") or "",
+                app_secret=data.get("app_secret") or "",
+                human_agent_enabled=data["human_agent_enabled"],
+                actor=request.user,
+            )
         obj.pk = saved.pk
         obj.refresh_from_db()
 
@@ -125,7 +122,7 @@ class FacebookPageAdmin(admin.ModelAdmin):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(ServiceRefusalsShown, admin.ModelAdmin):
     list_display = ["received_at", "status", "error"]
     list_filter = ["status"]
     readonly_fields = ["received_at", "status", "error", "processed_at", "body", "body_sha256"]

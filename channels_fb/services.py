@@ -64,9 +64,13 @@ def facebook_page_connect(
     if not actor.is_owner:
         raise ServiceError(_("Only the owner can connect Facebook pages."), code="forbidden")
     fields = facebook_page_fields_clean(page_id=page_id, name=name, access_token=access_token, app_secret=app_secret)
-    if FacebookPage.objects.filter(page_id=fields["page_id"]).exists():
-        raise ServiceError(_("This page is connected already."), code="conflict", field="page_id")
-    return FacebookPage.objects.create(**fields, human_agent_enabled=human_agent_enabled)
+    try:
+        # The unique page id decides, also between two owners connecting it at the same moment; the
+        # savepoint keeps the caller's transaction usable.
+        with transaction.atomic():
+            return FacebookPage.objects.create(**fields, human_agent_enabled=human_agent_enabled)
+    except IntegrityError:
+        raise ServiceError(_("This page is connected already."), code="conflict", field="page_id") from None
 
 
 @transaction.atomic

@@ -3,6 +3,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from helpdesk.admin import ServiceRefusalsShown
 from helpdesk.errors import ServiceError
 
 from . import services
@@ -34,7 +35,7 @@ class EventInline(ReadOnlyInline):
 
 
 @admin.register(Conversation)
-class ConversationAdmin(admin.ModelAdmin):
+class ConversationAdmin(ServiceRefusalsShown, admin.ModelAdmin):
     """Conversations are changed in the dashboard; here the owner finds, reads, resolves and reopens them."""
 
     list_display = [
@@ -97,7 +98,7 @@ class TagForm(forms.ModelForm):
 
 
 @admin.register(Tag)
-class TagAdmin(admin.ModelAdmin):
+class TagAdmin(ServiceRefusalsShown, admin.ModelAdmin):
     """Tags are created, renamed and deleted by the services, as from the dashboard and the API."""
 
     form = TagForm

@@ -47,6 +47,23 @@ MESSAGE_EXAMPLE = {
     "channel": "web",
     "delivery_status": "",
     "created_at": "2026-11-24T09:15:30Z",
+    "attachments": [],
+}
+ATTACHMENT_EXAMPLE = {
+    "id": 12,
+    "filename": "invoice.pdf",
+    "content_type": "application/pdf",
+    "size": 48213,
+    "url": "https://help.example.com/api/v1/conversations/42/attachments/12/",
+}
+EMAILED_MESSAGE_EXAMPLE = MESSAGE_EXAMPLE | {
+    "id": 502,
+    "author": "visitor",
+    "agent": None,
+    "body": "Here is the invoice.\n\nAttachment: invoice.pdf (47.1 KB)",
+    "channel": "email",
+    "created_at": "2026-11-24T10:02:11Z",
+    "attachments": [ATTACHMENT_EXAMPLE],
 }
 
 
@@ -107,8 +124,31 @@ class ConversationOutput(serializers.Serializer):
         }
 
 
+class AttachmentOutput(serializers.Serializer):
+    """A file the visitor sent with a message and its channel kept (an email's attachment)."""
+
+    id = serializers.IntegerField()
+    filename = serializers.CharField()
+    content_type = serializers.CharField(help_text="As the sender declared it; the download is always a file.")
+    size = serializers.IntegerField(help_text="In bytes.")
+    url = serializers.URLField(help_text="GET it with the same API key to download the file.")
+
+    def to_representation(self, file: dict) -> dict:
+        # What the channel registered (conversations.events.register_message_files), its link made absolute.
+        request = self.context.get("request")
+        return {
+            "id": file["id"],
+            "filename": file["name"],
+            "content_type": file["content_type"],
+            "size": file["size"],
+            "url": request.build_absolute_uri(file["api_url"]) if request else file["api_url"],
+        }
+
+
 @extend_schema_serializer(examples=[OpenApiExample("message", value=MESSAGE_EXAMPLE, response_only=True)])
 class MessageOutput(serializers.Serializer):
+    """A message; give it messages with their `files` (`selectors.with_files`)."""
+
     id = serializers.IntegerField()
     conversation_id = serializers.IntegerField()
     author = serializers.ChoiceField(choices=Message.Author.choices)
@@ -117,13 +157,14 @@ class MessageOutput(serializers.Serializer):
     channel = serializers.ChoiceField(choices=Channel.choices)
     delivery_status = serializers.CharField()
     created_at = serializers.DateTimeField()
+    attachments = AttachmentOutput(many=True, source="files")
 
 
 @extend_schema_serializer(
     examples=[
         OpenApiExample(
             "conversation with messages",
-            value=CONVERSATION_EXAMPLE | {"messages": [MESSAGE_EXAMPLE]},
+            value=CONVERSATION_EXAMPLE | {"messages": [MESSAGE_EXAMPLE, EMAILED_MESSAGE_EXAMPLE]},
             response_only=True,
         )
     ]
@@ -277,7 +318,7 @@ class ConversationDetailApi(APIView):
     )
     def get(self, request, conversation_id: int):
         conversation = selectors.conversation_with_messages(agent=request.user, conversation_id=conversation_id)
-        return Response(ConversationDetailOutput(conversation).data)
+        return Response(ConversationDetailOutput(conversation, context={"request": request}).data)
 
 
 def _conversation(request, conversation_id: int) -> Conversation:
@@ -412,6 +453,10 @@ class MessageListApi(generics.ListAPIView):
     def get_queryset(self):
         return selectors.conversation_messages(agent=self.request.user, conversation_id=self.kwargs["conversation_id"])
 
+    def list(self, request, *args, **kwargs):
+        page = selectors.with_files(self.paginate_queryset(self.get_queryset()))
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
     @extend_schema(
         tags=TAGS, summary="A conversation's messages, oldest first", responses={200: MessageOutput, **READ_ERRORS}
     )
@@ -447,7 +492,8 @@ class MessageListApi(generics.ListAPIView):
             body=data.validated_data["body"],
             client_id=request.headers.get("Idempotency-Key"),
         )
-        return Response(MessageOutput(message).data, status=status.HTTP_201_CREATED)
+        selectors.with_files([message])
+        return Response(MessageOutput(message, context={"request": request}).data, status=status.HTTP_201_CREATED)
 
 
 class TagListApi(generics.ListAPIView):

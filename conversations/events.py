@@ -49,7 +49,9 @@ _message_file_readers: list[Callable[[list[int]], dict[int, list[dict]]]] = []
 
 def register_message_files(read: Callable[[list[int]], dict[int, list[dict]]]) -> None:
     """`read(message_ids)` gives the files a channel kept with those messages (an email's
-    attachments), by message id, each `{"name", "size", "url"}`; the url checks who may open it."""
+    attachments), by message id, each `{"id", "name", "content_type", "size", "url", "api_url"}`:
+    `url` opens it from the dashboard (the agent's session), `api_url` with an API key; both check
+    who may open it."""
     if read not in _message_file_readers:
         _message_file_readers.append(read)
 

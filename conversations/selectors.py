@@ -137,11 +137,13 @@ def tags_of_conversations(conversation_ids: list[int]) -> dict[int, list[dict]]:
 
 
 def conversation_with_messages(*, agent: Agent, conversation_id: int) -> Conversation:
-    """The conversation (if the agent may see it) with its tags and messages loaded in a fixed number of queries."""
+    """The conversation (if the agent may see it) with its tags and messages, each message with its
+    `files`, loaded in a fixed number of queries."""
     conversation = conversation_for_agent(agent=agent, conversation_id=conversation_id)
     prefetch_related_objects(
         [conversation], "tags", Prefetch("messages", queryset=Message.objects.select_related("agent").order_by("id"))
     )
+    with_files(list(conversation.messages.all()))
     return conversation
 
 

@@ -473,8 +473,23 @@ def tag_name_clean(*, name: str, tag: Tag | None = None) -> str:
     if tag is not None:
         taken = taken.exclude(pk=tag.pk)
     if taken.exists():
-        raise ServiceError(_("There is a tag with this name already."), field="name", code="conflict")
+        raise _tag_name_taken()
     return name
+
+
+def _tag_name_taken() -> ServiceError:
+    return ServiceError(_("There is a tag with this name already."), field="name", code="conflict")
+
+
+def _tag_save(tag: Tag, **save) -> Tag:
+    """Save a tag under a savepoint: a name another transaction took after our check is refused as the
+    check refuses it, and the caller's transaction stays usable."""
+    try:
+        with transaction.atomic():
+            tag.save(**save)
+    except IntegrityError:
+        raise _tag_name_taken() from None
+    return tag
 
 
 @transaction.atomic
@@ -484,14 +499,20 @@ def tag_get_or_create(*, name: str, actor: Agent) -> Tag:
     if tag := Tag.objects.filter(name__iexact=name).first():
         return tag
     _refuse_if(permissions.why_cannot_create_tag(actor))
-    return Tag.objects.create(name=name)
+    try:
+        return _tag_save(Tag(name=name), force_insert=True)
+    except ServiceError:
+        # A colleague created it a moment ago: it is the tag asked for.
+        if tag := Tag.objects.filter(name__iexact=name).first():
+            return tag
+        raise
 
 
 @transaction.atomic
 def tag_create(*, name: str, actor: Agent) -> Tag:
     """Agents with full access and the owner create tags; a name is used once, in any letter case."""
     _refuse_if(permissions.why_cannot_create_tag(actor))
-    return Tag.objects.create(name=tag_name_clean(name=name))
+    return _tag_save(Tag(name=tag_name_clean(name=name)), force_insert=True)
 
 
 @transaction.atomic
@@ -500,8 +521,7 @@ def tag_rename(*, tag: Tag, name: str, actor: Agent) -> Tag:
     _refuse_if(permissions.why_cannot_change_tags(actor))
     tag = Tag.objects.select_for_update().get(pk=tag.pk)
     tag.name = tag_name_clean(name=name, tag=tag)
-    tag.save(update_fields=["name"])
-    return tag
+    return _tag_save(tag, update_fields=["name"])
 
 
 @transaction.atomic

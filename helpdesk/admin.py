@@ -3,7 +3,9 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, PasswordResetForm, UserChangeForm
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import router, transaction
+from django.http import HttpResponseRedirect
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -32,6 +34,67 @@ def secret_shown_once(request, admin_site, *, title: str, secret: str, explanati
         "done_url": done_url,
     }
     return TemplateResponse(request, "admin/secret_shown_once.html", context)
+
+
+def show_refusal_on_form(form: forms.BaseForm, error: ServiceError) -> None:
+    """A service's refusal on the form: on its field when the form has that field, else above the form;
+    once, when the form's own checks already say the same."""
+    field = error.field if error.field in form.fields else None
+    if error.message not in form.errors.get(field or NON_FIELD_ERRORS, []):
+        form.add_error(field, error.message)
+
+
+class ServiceRefusalsShown:
+    """For an admin that saves and deletes through services. The form's checks run before the save, so
+    a refusal can still come from the save itself: a race (the name another owner took a moment ago)
+    or a rule only the service knows. Raised from `save_model`, `save_related` or `delete_model`, or by
+    an action, Django's admin would answer with a 500 page. Here the admin's transaction is rolled back
+    (nothing half-saved) and the owner sees why: on the form shown again, or as a message."""
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ServiceError as error:
+            if request.method != "POST" or hasattr(request, "service_refusal"):
+                raise
+            request.service_refusal = error
+        # The same post is validated again and its form carries the refusal, so the page shows what the
+        # owner sent, with the reason, and saves nothing.
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def get_form(self, request, obj=None, **kwargs):
+        form_class = super().get_form(request, obj, **kwargs)
+        refusal = getattr(request, "service_refusal", None)
+        if refusal is None:
+            return form_class
+
+        class RefusedForm(form_class):
+            def full_clean(self):
+                super().full_clean()
+                if self.is_bound:
+                    show_refusal_on_form(self, refusal)
+
+        return RefusedForm
+
+    def delete_view(self, request, object_id, extra_context=None):
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except ServiceError as error:
+            if request.method != "POST":
+                raise
+            self.message_user(request, error.message, messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def changelist_view(self, request, extra_context=None):
+        if request.method != "POST":
+            return super().changelist_view(request, extra_context)
+        # An action a refusal stops (or "delete selected") is undone whole, never left half-applied.
+        try:
+            with transaction.atomic(using=router.db_for_write(self.model)):
+                return super().changelist_view(request, extra_context)
+        except ServiceError as error:
+            self.message_user(request, error.message, messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
 
 
 class AgentChangeForm(UserChangeForm):
@@ -70,7 +133,7 @@ class AgentCreationForm(AdminUserCreationForm):
 
 
 @admin.register(Agent)
-class AgentAdmin(UserAdmin):
+class AgentAdmin(ServiceRefusalsShown, UserAdmin):
     form = AgentChangeForm
     add_form = AgentCreationForm
     ordering = ["name"]
@@ -162,7 +225,7 @@ class ApiKeyForm(forms.ModelForm):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(ServiceRefusalsShown, admin.ModelAdmin):
     form = ApiKeyForm
     list_display = ["name", "agent", "prefix", "read_only", "created_at", "last_used_at", "revoked_at"]
     list_filter = ["read_only", "revoked_at"]
@@ -220,7 +283,7 @@ class AccountForm(forms.ModelForm):
 
 
 @admin.register(Account)
-class AccountAdmin(admin.ModelAdmin):
+class AccountAdmin(ServiceRefusalsShown, admin.ModelAdmin):
     """The one row of account settings: the chat box snippet, allowed websites, identity secret, recordings."""
 
     form = AccountForm
@@ -267,15 +330,10 @@ class AccountAdmin(admin.ModelAdmin):
         )
 
     def save_model(self, request, obj, form, change):
-        try:
-            services.account_update(
-                actor=request.user, **{field: form.cleaned_data[field] for field in form.changed_data}
-            )
-            if "_regenerate_secret" in request.POST:
-                account = services.account_regenerate_identity_secret(actor=request.user)
-                request.new_identity_secret = account.identity_secret
-        except ServiceError as error:
-            self.message_user(request, error.message, messages.ERROR)
+        services.account_update(actor=request.user, **{field: form.cleaned_data[field] for field in form.changed_data})
+        if "_regenerate_secret" in request.POST:
+            account = services.account_regenerate_identity_secret(actor=request.user)
+            request.new_identity_secret = account.identity_secret
 
     def response_change(self, request, obj):
         if secret := getattr(request, "new_identity_secret", None):

@@ -4,6 +4,7 @@ from django.urls import path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 
+from channels_email import api as email
 from conversations import api as conversations
 from visitors import api as visitors
 
@@ -28,6 +29,11 @@ urlpatterns = [
     path("conversations/<id:conversation_id>/transfer/", conversations.ConversationTransferApi.as_view()),
     path("conversations/<id:conversation_id>/tags/", conversations.ConversationTagsApi.as_view()),
     path("conversations/<id:conversation_id>/tags/<id:tag_id>/", conversations.ConversationUntagApi.as_view()),
+    path(
+        "conversations/<id:conversation_id>/attachments/<id:attachment_id>/",
+        email.ConversationAttachmentApi.as_view(),
+        name="api-conversation-attachment",
+    ),
     path("visitors/", visitors.VisitorListApi.as_view(), name="api-visitors"),
     path("visitors/<id:visitor_id>/", visitors.VisitorDetailApi.as_view(), name="api-visitor"),
     path("visitors/<id:visitor_id>/customer-data/", visitors.VisitorCustomerDataApi.as_view()),

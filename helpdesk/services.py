@@ -8,7 +8,7 @@ from datetime import timedelta
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -35,8 +35,22 @@ def _check_email(email: str, *, exclude: Agent | None = None) -> str:
     if exclude is not None:
         taken = taken.exclude(pk=exclude.pk)
     if taken.exists():
-        raise ServiceError(_("Another agent already uses this email address."), field="email", code="conflict")
+        raise _email_taken()
     return email
+
+
+def _email_taken() -> ServiceError:
+    return ServiceError(_("Another agent already uses this email address."), field="email", code="conflict")
+
+
+def _agent_save(agent: Agent) -> None:
+    """Save an agent under a savepoint: an email another agent got after our check is refused as the
+    check refuses it, and the caller's transaction stays usable."""
+    try:
+        with transaction.atomic():
+            agent.save()
+    except IntegrityError:
+        raise _email_taken() from None
 
 
 def agent_fields_clean(*, email: str, name: str, role: str) -> tuple[str, str]:
@@ -76,7 +90,7 @@ def agent_create(
         agent.set_password(password)
     else:
         agent.set_unusable_password()  # they set one through the password-reset email
-    agent.save()
+    _agent_save(agent)
     agent.groups.set(groups)
     return agent
 
@@ -107,7 +121,7 @@ def agent_update(*, agent: Agent, actor: Agent, **changes) -> Agent:
     groups = changes.pop("groups", None)
     for field, value in changes.items():
         setattr(agent, field, value)
-    agent.save()
+    _agent_save(agent)
     if groups is not None:
         agent.groups.set(groups)
     return agent

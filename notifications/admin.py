@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from helpdesk.admin import AgentAdmin, masked, secret_shown_once
+from helpdesk.admin import AgentAdmin, ServiceRefusalsShown, masked, secret_shown_once
 from helpdesk.errors import ServiceError
 from helpdesk.models import Agent
 
@@ -58,7 +58,7 @@ class DeliveryInline(admin.TabularInline):
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(admin.ModelAdmin):
+class WebhookEndpointAdmin(ServiceRefusalsShown, admin.ModelAdmin):
     form = WebhookEndpointForm
     list_display = ["url", "description", "is_active", "created_at"]
     list_filter = ["is_active"]
@@ -136,7 +136,7 @@ class AttemptInline(admin.TabularInline):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(ServiceRefusalsShown, admin.ModelAdmin):
     list_display = ["event_type", "endpoint", "status", "attempt_count", "created_at", "delivered_at"]
     list_filter = ["status", "event_type", "endpoint"]
     readonly_fields = [
@@ -192,18 +192,16 @@ class AgentWithNotificationsAdmin(AgentAdmin):
             return super().save_formset(request, form, formset, change)
         # Saved by the service, not by the formset; the admin's change message reads these.
         formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        # A refusal rolls the agent's changes back with them (see ServiceRefusalsShown).
         for inline_form in formset.forms:
             if not inline_form.has_changed():
                 continue
-            try:
-                services.notification_settings_update(
-                    agent=form.instance,
-                    actor=request.user,
-                    offline_messages=inline_form.cleaned_data.get("offline_messages", True),
-                    missed_conversations=inline_form.cleaned_data.get("missed_conversations", True),
-                )
-            except ServiceError as error:
-                self.message_user(request, error.message, messages.ERROR)
+            services.notification_settings_update(
+                agent=form.instance,
+                actor=request.user,
+                offline_messages=inline_form.cleaned_data.get("offline_messages", True),
+                missed_conversations=inline_form.cleaned_data.get("missed_conversations", True),
+            )
 
 
 admin.site.unregister(Agent)

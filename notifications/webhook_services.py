@@ -56,7 +56,12 @@ def _endpoint_fields_clean(changes: dict) -> dict:
     if "events" in cleaned:
         cleaned["events"] = webhook_events_clean(cleaned["events"])
     if "description" in cleaned:
-        cleaned["description"] = (cleaned["description"] or "").strip()[:200]
+        cleaned["description"] = (cleaned["description"] or "").strip()
+        limit = WebhookEndpoint._meta.get_field("description").max_length
+        if len(cleaned["description"]) > limit:
+            raise ServiceError(
+                _("The description is at most %(limit)d characters.") % {"limit": limit}, field="description"
+            )
     if "is_active" in cleaned:
         cleaned["is_active"] = bool(cleaned["is_active"])
     return cleaned

@@ -3,6 +3,8 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from helpdesk.admin import ServiceRefusalsShown
+
 from . import services
 from .models import PageView, Visitor, VisitorNote
 
@@ -32,7 +34,7 @@ class PageViewInline(ReadOnlyInline):
 
 
 @admin.register(Visitor)
-class VisitorAdmin(admin.ModelAdmin):
+class VisitorAdmin(ServiceRefusalsShown, admin.ModelAdmin):
     list_display = ["__str__", "email", "phone", "country", "ip_address", "last_seen_at"]
     list_filter = ["country", "browser", "os", "last_seen_at"]
     search_fields = ["name", "email", "phone", "external_id", "ip_address"]

@@ -128,6 +128,29 @@ def test_only_the_owner_connects_pages(full_agent):
     assert refused.value.code == "forbidden"
 
 
+def test_a_page_another_owner_connects_at_the_same_moment_is_refused_on_page_id(owner, monkeypatch):
+    from django.db import transaction
+
+    saved = FacebookPage.save
+
+    def connected_by_another_owner_first(page, *args, **kwargs):
+        if not FacebookPage.objects.exists():  # stored between the service's check and its insert
+            FacebookPage.objects.bulk_create([FacebookPage(page_id=PAGE_ID, name="Connected elsewhere")])
+        return saved(page, *args, **kwargs)
+
+    monkeypatch.setattr(FacebookPage, "save", connected_by_another_owner_first)
+
+    with transaction.atomic():
+        with pytest.raises(ServiceError) as refused:
+            services.facebook_page_connect(
+                page_id=PAGE_ID, name="Kávé", access_token="EAAG-token", app_secret=APP_SECRET, actor=owner
+            )
+        stored = FacebookPage.objects.filter(name="Kávé").exists()  # the transaction is still usable
+
+    assert (refused.value.field, refused.value.code) == ("page_id", "conflict")
+    assert not stored
+
+
 def test_the_webhook_deliveries_are_listed_for_the_owner(owner_client):
     assert owner_client.get("/admin/channels_fb/webhookdelivery/").status_code == 200
 
@@ -148,3 +171,26 @@ def test_owner_has_failed_deliveries_processed_again_from_the_list(owner_client,
 
 def test_the_add_page_already_shows_the_webhook_url(owner_client):
     assert "http://127.0.0.1:8000/channels/facebook/webhook" in owner_client.get(ADD).content.decode()
+
+
+def test_a_page_connected_by_someone_else_meanwhile_is_refused_on_the_form(owner_client, monkeypatch):
+    """Another owner connects the same page between this form's checks and its save."""
+    from channels_fb.admin import FacebookPageForm
+
+    checked = FacebookPageForm.clean
+
+    def clean_then_connected_elsewhere(form):
+        cleaned = checked(form)
+        if not FacebookPage.objects.exists():
+            FacebookPage.objects.create(page_id=PAGE_ID, name="Connected elsewhere", access_token="t", app_secret="s")
+        return cleaned
+
+    monkeypatch.setattr(FacebookPageForm, "clean", clean_then_connected_elsewhere)
+
+    response = owner_client.post(
+        ADD, {"page_id": PAGE_ID, "name": "Kávé", "access_token": "EAAG-token", "app_secret": APP_SECRET}
+    )
+
+    assert response.status_code == 200
+    assert "This page is connected already." in response.content.decode()
+    assert list(FacebookPage.objects.values_list("name", flat=True)) == ["Connected elsewhere"]

@@ -493,6 +493,67 @@ def test_a_tag_name_is_used_once_in_any_letter_case(full_agent):
     assert services.tag_rename(tag=vip, name="vip", actor=full_agent).name == "vip"
 
 
+@pytest.fixture
+def vip_taken_right_after_the_check(monkeypatch):
+    """Another owner creates "vip" between the service's check of the name and its save."""
+    from conversations.models import Tag
+
+    checked = services.tag_name_clean
+
+    def check_then_taken(**kwargs):
+        name = checked(**kwargs)
+        Tag.objects.bulk_create([Tag(name="vip")])
+        return name
+
+    monkeypatch.setattr(services, "tag_name_clean", check_then_taken)
+
+
+def test_a_tag_name_taken_meanwhile_is_refused_on_the_name(full_agent, vip_taken_right_after_the_check):
+    from conversations.models import Tag
+
+    with pytest.raises(ServiceError) as refused:
+        services.tag_create(name="VIP", actor=full_agent)
+
+    assert (refused.value.field, refused.value.code) == ("name", "conflict")
+    assert refused.value.message == "There is a tag with this name already."
+    assert not Tag.objects.filter(name="VIP").exists()
+
+
+def test_a_rename_to_a_name_taken_meanwhile_is_refused_and_keeps_the_transaction_usable(
+    full_agent, vip_taken_right_after_the_check
+):
+    from django.db import transaction
+
+    from conversations.models import Tag
+
+    refund = TagFactory(name="refund")
+
+    with transaction.atomic():
+        with pytest.raises(ServiceError) as refused:
+            services.tag_rename(tag=refund, name="Vip", actor=full_agent)
+        names = sorted(Tag.objects.values_list("name", flat=True))  # a query in the same transaction still works
+
+    assert (refused.value.field, refused.value.code) == ("name", "conflict")
+    assert names == ["refund"]
+
+
+def test_a_tag_another_agent_created_meanwhile_is_the_one_found(full_agent, monkeypatch):
+    from conversations import permissions
+    from conversations.models import Tag
+
+    allowed = permissions.why_cannot_create_tag
+
+    def allowed_then_created_by_a_colleague(agent):
+        Tag.objects.bulk_create([Tag(name="Refund")])
+        return allowed(agent)
+
+    monkeypatch.setattr(permissions, "why_cannot_create_tag", allowed_then_created_by_a_colleague)
+
+    tag = services.tag_get_or_create(name="refund", actor=full_agent)
+
+    assert tag == Tag.objects.get(name="Refund")
+
+
 def test_only_full_access_renames_and_deletes_tags(agent):
     vip = TagFactory(name="vip")
 

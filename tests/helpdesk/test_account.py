@@ -101,3 +101,22 @@ def test_owner_switches_recordings_off_and_sets_how_long_they_are_kept(owner):
     account = Account.load()
     assert (account.recording_enabled, account.recording_retention_days) == (False, 7)
     assert refused.value.field == "recording_retention_days"
+
+
+def test_a_refused_secret_regeneration_saves_nothing_and_says_why(owner_client, monkeypatch):
+    account = Account.load()
+    url = f"/admin/helpdesk/account/{account.pk}/change/"
+
+    def refused(*, actor):
+        raise ServiceError("Only the owner can change the account settings.", code="forbidden")
+
+    monkeypatch.setattr(services, "account_regenerate_identity_secret", refused)
+
+    response = owner_client.post(
+        url, {"name": "Renamed", "allowed_origins": "", "recording_retention_days": 30, "_regenerate_secret": "1"}
+    )
+
+    assert response.status_code == 200
+    assert "Only the owner can change the account settings." in response.content.decode()
+    assert "was changed successfully" not in response.content.decode()
+    assert Account.load().name == account.name

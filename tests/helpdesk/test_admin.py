@@ -165,3 +165,79 @@ def test_owner_edits_a_visitors_email_and_a_bad_one_is_refused(owner_client):
     assert saved.status_code == 302
     visitor.refresh_from_db()
     assert (visitor.name, visitor.email) == ("Vera K", "vera@example.com")
+
+
+@pytest.fixture
+def owner_who_cannot_chat(owner, owner_client):
+    """An owner deactivated for chat still runs the admin, but the services refuse their writes."""
+    Agent.objects.filter(pk=owner.pk).update(can_chat=False)
+    return owner
+
+
+def test_a_refused_visitor_change_shows_the_reason_on_the_form(owner_client, owner_who_cannot_chat):
+    visitor = VisitorFactory(name="Vera")
+    data = {"name": "Vera K", "email": "", "phone": ""}
+    for inline in ("notes", "page_views"):
+        data |= {f"{inline}-TOTAL_FORMS": 0, f"{inline}-INITIAL_FORMS": 0}
+
+    response = owner_client.post(f"/admin/visitors/visitor/{visitor.pk}/change/", data)
+
+    assert response.status_code == 200
+    assert "Your account is inactive" in str(response.context["adminform"].form.non_field_errors())
+    visitor.refresh_from_db()
+    assert visitor.name == "Vera"
+
+
+def test_a_refused_tag_deletion_shows_the_reason_and_keeps_the_tag(owner_client, owner_who_cannot_chat):
+    from conversations.models import Tag
+
+    from ..factories import TagFactory
+
+    vip = TagFactory(name="vip")
+
+    one = owner_client.post(f"/admin/conversations/tag/{vip.pk}/delete/", {"post": "yes"}, follow=True)
+    selected = owner_client.post(
+        "/admin/conversations/tag/", {"action": "delete_selected", "_selected_action": [vip.pk], "post": "yes"}
+    )
+
+    assert one.status_code == 200
+    assert "Your account is inactive" in one.content.decode()
+    assert selected.status_code == 302
+    assert "Your account is inactive" in owner_client.get(selected.url).content.decode()
+    assert Tag.objects.filter(pk=vip.pk).exists()
+
+
+def test_a_tag_another_owner_creates_at_the_same_moment_is_refused_on_the_form(owner_client, monkeypatch):
+    from conversations.models import Tag
+
+    saved = Tag.save
+
+    def created_by_another_owner_first(tag, *args, **kwargs):
+        Tag.objects.bulk_create([Tag(name="vip")])  # committed between our checks and our insert
+        return saved(tag, *args, **kwargs)
+
+    monkeypatch.setattr(Tag, "save", created_by_another_owner_first)
+
+    response = owner_client.post("/admin/conversations/tag/add/", {"name": "VIP"})
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["name"] == ["There is a tag with this name already."]
+    assert not Tag.objects.filter(name="VIP").exists()
+
+
+def test_an_email_another_owner_took_at_the_same_moment_is_refused_on_the_agent_form(owner_client, monkeypatch):
+    saved = Agent.save
+
+    def taken_by_another_owner_first(agent, *args, **kwargs):
+        if not Agent.objects.filter(email="nora@example.com").exists():  # stored between our checks and our insert
+            Agent.objects.bulk_create([Agent(email="nora@example.com", name="The other Nora")])
+        return saved(agent, *args, **kwargs)
+
+    monkeypatch.setattr(Agent, "save", taken_by_another_owner_first)
+    form = {"email": "nora@example.com", "name": "Nora", "public_name": "", "role": "limited"}
+
+    response = owner_client.post("/admin/helpdesk/agent/add/", form | {"usable_password": "false"})
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["email"] == ["Another agent already uses this email address."]
+    assert not Agent.objects.filter(name="Nora").exists()

@@ -53,6 +53,43 @@ def test_invalid_new_agent_is_refused_naming_the_field(owner, field, changes):
     assert refused.value.field == field
 
 
+@pytest.fixture
+def email_taken_just_before_the_save(monkeypatch):
+    """Another owner's new agent with nora@example.com is stored between the service's check and its save."""
+    saved = Agent.save
+
+    def taken_then_saved(agent, *args, **kwargs):
+        if not Agent.objects.filter(email="nora@example.com").exists():
+            Agent.objects.bulk_create([Agent(email="nora@example.com", name="The other Nora")])
+        return saved(agent, *args, **kwargs)
+
+    monkeypatch.setattr(Agent, "save", taken_then_saved)
+
+
+def test_a_new_agents_email_taken_meanwhile_is_refused_on_the_email_field(owner, email_taken_just_before_the_save):
+    from django.db import transaction
+
+    with transaction.atomic():
+        with pytest.raises(ServiceError) as refused:
+            services.agent_create(actor=owner, email="Nora@Example.com", name="Nora", password=None)
+        noras = list(Agent.objects.filter(name__contains="Nora").values_list("name", flat=True))
+
+    assert (refused.value.field, refused.value.code) == ("email", "conflict")
+    assert refused.value.message == "Another agent already uses this email address."
+    assert "Nora" not in noras
+
+
+def test_an_email_change_to_one_taken_meanwhile_is_refused_on_the_email_field(
+    owner, agent, email_taken_just_before_the_save
+):
+    with pytest.raises(ServiceError) as refused:
+        services.agent_update(agent=agent, actor=owner, email="nora@example.com")
+
+    assert (refused.value.field, refused.value.code) == ("email", "conflict")
+    agent.refresh_from_db()
+    assert agent.email != "nora@example.com"
+
+
 def test_only_the_owner_adds_agents(full_agent):
     with pytest.raises(ServiceError) as refused:
         services.agent_create(actor=full_agent, email="x@example.com", name="X", password=None)

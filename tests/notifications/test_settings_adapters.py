@@ -76,3 +76,21 @@ def test_the_form_starts_from_the_defaults(agent):
 
     assert form["offline_messages"].value() is True
     assert form["missed_conversations"].value() is True
+
+
+def test_refused_notification_settings_keep_the_agent_unchanged(owner_client, agent, monkeypatch):
+    from helpdesk.errors import ServiceError
+    from notifications import services
+
+    def refused(**kwargs):
+        raise ServiceError("You can change only your own notification settings.", code="forbidden")
+
+    monkeypatch.setattr(services, "notification_settings_update", refused)
+    data = agent_change_data(owner_client, agent, offline_messages="on") | {"name": "Renamed"}
+
+    response = owner_client.post(f"/admin/helpdesk/agent/{agent.pk}/change/", data)
+
+    assert response.status_code == 200
+    assert "You can change only your own notification settings." in response.content.decode()
+    agent.refresh_from_db()
+    assert agent.name != "Renamed"

@@ -361,6 +361,26 @@ def test_a_webhook_needs_an_http_address_and_known_events(owner, field, changes)
     assert created.value.field == changed.value.field == field
 
 
+def test_a_webhook_description_too_long_to_store_is_refused_not_cut(owner):
+    limit = WebhookEndpoint._meta.get_field("description").max_length
+    endpoint = services.webhook_endpoint_create(
+        url="https://crm.example.com/", events=["visitor.updated"], description="d" * limit, actor=owner
+    )
+
+    with pytest.raises(ServiceError) as created:
+        services.webhook_endpoint_create(
+            url="https://ok.example.com/", events=["visitor.updated"], description="d" * (limit + 1), actor=owner
+        )
+    with pytest.raises(ServiceError) as changed:
+        services.webhook_endpoint_update(endpoint=endpoint, actor=owner, description="e" * (limit + 1))
+
+    assert created.value.field == changed.value.field == "description"
+    assert str(limit) in created.value.message
+    endpoint.refresh_from_db()
+    assert endpoint.description == "d" * limit
+    assert WebhookEndpoint.objects.count() == 1
+
+
 def test_the_owner_changes_and_removes_a_webhook_in_the_admin(client, owner):
     endpoint = services.webhook_endpoint_create(url="https://crm.example.com/", events=["visitor.updated"], actor=owner)
     url = f"/admin/notifications/webhookendpoint/{endpoint.pk}/change/"
