@@ -3,10 +3,11 @@ thread of a bounded pool: a2wsgi carries them between uvicorn's event loop and t
 
 Django's own ASGI handler starts a new thread for every request (its ThreadSensitiveContext) and, as
 one middleware (WhiteNoise) runs only synchronously, crosses between that thread and the event loop
-four times around the view. Here a request makes one crossing each way and the threads are kept, which
-took a search through the API from 9.0-10.7 ms of server CPU to 6.5-7.7 (an agent filter, three runs
-of each, back to back). The pool also bounds how many requests use a database connection at once:
-`HTTP_THREADS` plus the websockets' `DATABASE_THREADS` fit the pool of `DATABASE_POOL_SIZE`.
+four times around the view. Here a request is handed once to a thread that is kept, and its response
+comes back to the loop as it is written. A search through the API took 9.0-10.4 ms of server CPU
+instead of 11.6-12.7 (no filter, five runs of each, alternating, on bench/search.py's database), and
+10% fewer instructions (callgrind). The pool also bounds how many requests use a database connection
+at once: `HTTP_THREADS` plus the websockets' `DATABASE_THREADS` fit the pool of `DATABASE_POOL_SIZE`.
 
 In a request's thread, `async_to_sync` (the live fan-out of events, `conversations.realtime`) runs on
 uvicorn's event loop, as it does under Django's ASGI handler: the channel layer's connections belong to
