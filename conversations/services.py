@@ -17,6 +17,8 @@ from .models import Channel, Conversation, ConversationEvent, ConversationRead, 
 
 MAX_MESSAGE_LENGTH = 20_000
 MAX_CLIENT_ID_LENGTH = 64
+# As the chat box's comment field allows.
+MAX_RATING_COMMENT_LENGTH = 2000
 
 
 def _refuse_if(reason: str | None) -> None:
@@ -541,7 +543,12 @@ def conversation_rate(*, conversation: Conversation, visitor: Visitor, rating: i
         raise ServiceError(_("The rating is a whole number from 1 to 5."), field="rating")
     if reason := permissions.why_cannot_rate(conversation):
         raise ServiceError(reason, code="conflict")
-    comment = mask_card_numbers((comment or "").strip())[:2000]
+    comment = (comment or "").strip()
+    if len(comment) > MAX_RATING_COMMENT_LENGTH:
+        raise ServiceError(
+            _("A comment is at most %(limit)d characters.") % {"limit": MAX_RATING_COMMENT_LENGTH}, field="comment"
+        )
+    comment = mask_card_numbers(comment)
     conversation.rating = rating
     conversation.rating_comment = comment
     conversation.rated_at = timezone.now()

@@ -253,7 +253,10 @@ def account_update(*, actor: Agent, **changes) -> Account:
         name = (changes["name"] or "").strip()
         if not name:
             raise ServiceError(_("The company name is required."), field="name")
-        account.name = name[:200]
+        limit = Account._meta.get_field("name").max_length
+        if len(name) > limit:
+            raise ServiceError(_("The company name is at most %(limit)d characters.") % {"limit": limit}, field="name")
+        account.name = name
     if "recording_enabled" in changes:
         account.recording_enabled = bool(changes["recording_enabled"])
     if "recording_retention_days" in changes:

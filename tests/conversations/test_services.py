@@ -642,6 +642,19 @@ def test_a_card_number_in_a_rating_comment_is_masked(conversation, agent):
     assert conversation.rating_comment == "charged ************4444 twice"
 
 
+def test_a_rating_comment_too_long_to_keep_is_refused_not_cut(conversation, agent):
+    resolved_by(conversation, agent)
+
+    with pytest.raises(ServiceError) as refused:
+        services.conversation_rate(
+            conversation=conversation, visitor=conversation.visitor, rating=2, comment="x" * 2001
+        )
+
+    assert refused.value.field == "comment"
+    conversation.refresh_from_db()
+    assert conversation.rating is None
+
+
 # --- History -----------------------------------------------------------------------------------
 
 

@@ -29,6 +29,14 @@ def test_a_line_that_is_not_an_origin_is_refused_naming_the_field(owner, line):
     assert "Line 2" in refused.value.message
 
 
+def test_a_company_name_too_long_to_keep_is_refused_not_cut(owner):
+    with pytest.raises(ServiceError) as refused:
+        services.account_update(actor=owner, name="N" * 201)
+
+    assert refused.value.field == "name"
+    assert Account.load().name != "N" * 200
+
+
 def test_only_the_owner_changes_the_account(full_agent):
     with pytest.raises(ServiceError) as refused:
         services.account_update(actor=full_agent, allowed_origins="https://shop.example.com")
