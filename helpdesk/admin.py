@@ -3,7 +3,7 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, PasswordResetForm, UserChangeForm
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ObjectDoesNotExist, ValidationError
 from django.db import router, transaction
 from django.http import HttpResponseRedirect
 from django.shortcuts import redirect
@@ -58,6 +58,14 @@ class ServiceRefusalsShown:
             if request.method != "POST" or hasattr(request, "service_refusal"):
                 raise
             request.service_refusal = error
+        except ObjectDoesNotExist:
+            if request.method != "POST" or object_id is None:
+                raise
+            # Deleted by someone else while this save worked on it (the service re-reads it under its lock).
+            self.message_user(
+                request, _("It was deleted by someone else meanwhile; nothing was saved."), messages.ERROR
+            )
+            return HttpResponseRedirect(reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist"))
         # The same post is validated again and its form carries the refusal, so the page shows what the
         # owner sent, with the reason, and saves nothing.
         return super().changeform_view(request, object_id, form_url, extra_context)

@@ -1,5 +1,6 @@
 """How the REST API reports errors: one shape, `{"code", "message", "field"}`, for every error."""
 
+from django.core.exceptions import ObjectDoesNotExist
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -22,9 +23,12 @@ def _first_error(detail, prefix: str = "") -> tuple[str | None, str]:
 
 def exception_handler(exc, context):
     """Every error answers `{"code", "message", "field"}`: a ServiceError with its own status, DRF's
-    errors (validation, authentication, throttling with Retry-After) with theirs."""
+    errors (validation, authentication, throttling with Retry-After) with theirs. A row deleted while
+    the request was working on it (a service re-reading it under its lock) is not found, not a 500."""
     if isinstance(exc, ServiceError):
         return Response(exc.as_dict(), status=exc.http_status)
+    if isinstance(exc, ObjectDoesNotExist):
+        exc = exceptions.NotFound()
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

@@ -401,3 +401,23 @@ def test_retrieve_reads_a_fixed_number_of_queries_however_long_the_conversation(
         client.get(f"{URL}{conversation.pk}/")
 
     assert len(long.captured_queries) == len(short.captured_queries)
+
+
+def test_a_conversation_deleted_while_the_request_works_on_it_is_not_found(full_agent, monkeypatch):
+    """The service re-reads the conversation under its lock; gone by then, the answer is a 404, not a 500."""
+    from conversations import api
+
+    conversation = ConversationFactory()
+    read = api._conversation
+
+    def read_then_deleted_by_someone_else(request, conversation_id):
+        found = read(request, conversation_id)
+        Conversation.objects.filter(pk=conversation_id).delete()
+        return found
+
+    monkeypatch.setattr(api, "_conversation", read_then_deleted_by_someone_else)
+
+    response = api_client_for(full_agent).post(f"{URL}{conversation.pk}/resolve/")
+
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"

@@ -225,6 +225,27 @@ def test_a_tag_another_owner_creates_at_the_same_moment_is_refused_on_the_form(o
     assert not Tag.objects.filter(name="VIP").exists()
 
 
+def test_a_tag_another_owner_deletes_while_it_is_renamed_is_reported_not_a_500(owner_client, monkeypatch):
+    from conversations import services as conversation_services
+    from conversations.models import Tag
+
+    tag = Tag.objects.create(name="vip")
+    rename = conversation_services.tag_rename
+
+    def deleted_by_another_owner_first(*, tag, **kwargs):
+        Tag.objects.filter(pk=tag.pk).delete()
+        return rename(tag=tag, **kwargs)
+
+    monkeypatch.setattr(conversation_services, "tag_rename", deleted_by_another_owner_first)
+
+    response = owner_client.post(f"/admin/conversations/tag/{tag.pk}/change/", {"name": "VIP"}, follow=True)
+
+    assert response.status_code == 200
+    assert "It was deleted by someone else meanwhile; nothing was saved." in response.content.decode()
+    # The deletion ran inside this request's transaction here, so it was rolled back with the save.
+    assert list(Tag.objects.values_list("name", flat=True)) == ["vip"]
+
+
 def test_an_email_another_owner_took_at_the_same_moment_is_refused_on_the_agent_form(owner_client, monkeypatch):
     saved = Agent.save
 
