@@ -14,6 +14,11 @@ uvicorn's event loop, as it does under Django's ASGI handler: the channel layer'
 that loop, and the in-memory layer's queues to the loop whose sockets wait on them. Without that,
 each call would make an event loop of its own.
 
+A response waits in memory for the client, not in its thread: a2wsgi's queue of response chunks has no
+bound here, as Django's ASGI handler reads a file response whole before sending it. With a bound, a
+client that stops reading a download or a large static file would keep a thread until it reads again,
+and a few such clients would hold every thread of the process.
+
 A WSGI request body needs its length (Django reads as many bytes as Content-Length says): a body sent
 in chunks without one is first read whole, as Django's ASGI handler reads every body, in memory up
 to FILE_UPLOAD_MAX_MEMORY_SIZE and on disk beyond, and then handed on with its length.
@@ -28,6 +33,8 @@ from a2wsgi import WSGIMiddleware
 from asgiref.sync import SyncToAsync
 from django.conf import settings
 from django.core.wsgi import get_wsgi_application
+
+UNBOUNDED = 0  # asyncio.Queue's maxsize for no bound
 
 _server_loop: contextvars.ContextVar[asyncio.AbstractEventLoop] = contextvars.ContextVar("server_loop")
 
@@ -92,4 +99,6 @@ def _on_server_loop(wsgi_app):
 
 def http_application():
     """The ASGI application for HTTP."""
-    return _DjangoInThreads(_on_server_loop(get_wsgi_application()), workers=settings.HTTP_THREADS)
+    return _DjangoInThreads(
+        _on_server_loop(get_wsgi_application()), workers=settings.HTTP_THREADS, send_queue_size=UNBOUNDED
+    )

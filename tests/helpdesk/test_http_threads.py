@@ -81,3 +81,69 @@ async def test_a_body_sent_in_chunks_without_a_length_is_read_whole(full_agent):
     assert [tag["name"] for tag in response.json()["tags"]] == ["refund"]
     tags = await sync_to_async(lambda: list(Conversation.objects.get(pk=conversation.pk).tags.values_list("name")))()
     assert tags == [("refund",)]
+
+
+@sync_to_async
+def emailed_attachment(size: int) -> str:
+    from channels_email.addresses import reply_address
+    from channels_email.models import EmailAttachment
+    from channels_email.services import inbound_email_receive
+    from conversations.models import Channel
+
+    from ..channels_email.conftest import write_mail
+
+    conversation = ConversationFactory(channel=Channel.EMAIL, visitor__email="vera@example.com")
+    mail = write_mail(to=reply_address(conversation.pk), body="The photos.")
+    mail.add_attachment(b"x" * size, maintype="application", subtype="zip", filename="photos.zip")
+    inbound_email_receive(mail=mail)
+    return f"/api/v1/conversations/{conversation.pk}/attachments/{EmailAttachment.objects.get().pk}/"
+
+
+def request_scope(path: str, key: str) -> dict:
+    return {
+        "type": "http",
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"localhost"), (b"authorization", f"Bearer {key}".encode())],
+        "client": ("203.0.113.9", 50000),
+        "server": ("localhost", 80),
+    }
+
+
+async def test_a_client_that_stops_reading_a_download_holds_no_thread(full_agent, settings, tmp_path):
+    """With one thread, a download whose client stopped reading must not keep the next request waiting."""
+    from helpdesk.http_threads import http_application
+
+    settings.MEDIA_ROOT = tmp_path
+    settings.HTTP_THREADS = 1
+    app = http_application()
+    _conversation, key = await conversation_and_key(full_agent)
+    download_path = await emailed_attachment(size=2 * 1024 * 1024)
+    stalled = asyncio.Event()
+
+    async def request_sent():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def client_that_stops_reading(message):
+        if message["type"] == "http.response.body" and message.get("more_body"):
+            stalled.set()
+            await asyncio.Event().wait()  # never reads on
+
+    download = asyncio.create_task(app(request_scope(download_path, key), request_sent, client_that_stops_reading))
+    await asyncio.wait_for(stalled.wait(), timeout=5)
+    answered = []
+
+    async def client(message):
+        answered.append(message)
+
+    try:
+        await asyncio.wait_for(app(request_scope("/api/v1/tags/", key), request_sent, client), timeout=5)
+    finally:
+        download.cancel()
+
+    assert answered[0]["status"] == 200
