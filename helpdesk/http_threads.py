@@ -19,9 +19,10 @@ bound here, as Django's ASGI handler reads a file response whole before sending 
 client that stops reading a download or a large static file would keep a thread until it reads again,
 and a few such clients would hold every thread of the process.
 
-A WSGI request body needs its length (Django reads as many bytes as Content-Length says): a body sent
-in chunks without one is first read whole, as Django's ASGI handler reads every body, in memory up
-to FILE_UPLOAD_MAX_MEMORY_SIZE and on disk beyond, and then handed on with its length.
+A request's body is read whole in the event loop before the request gets a thread, as Django's ASGI
+handler reads it (in memory up to FILE_UPLOAD_MAX_MEMORY_SIZE, on disk beyond): a client that sends its
+body slowly keeps no thread waiting. It is handed on with its length, which WSGI needs (Django reads as
+many bytes as Content-Length says), also when the client sent it in chunks without one.
 """
 
 import asyncio
@@ -35,30 +36,26 @@ from django.conf import settings
 from django.core.wsgi import get_wsgi_application
 
 UNBOUNDED = 0  # asyncio.Queue's maxsize for no bound
+_CHUNK_BYTES = 64 * 1024
 
 _server_loop: contextvars.ContextVar[asyncio.AbstractEventLoop] = contextvars.ContextVar("server_loop")
 
 
 class _DjangoInThreads(WSGIMiddleware):
     async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await super().__call__(scope, receive, send)
         # Each request's thread runs in a copy of this context, so it finds the loop here.
         _server_loop.set(asyncio.get_running_loop())
-        if scope["type"] == "http" and _is_chunked(scope):
-            body = await _read_whole(receive)
-            if body is None:
-                return  # the client went away before the end of its request
-            scope, receive = _with_length(scope, body)
-        await super().__call__(scope, receive, send)
-
-
-def _is_chunked(scope) -> bool:
-    names = {name for name, _value in scope["headers"]}
-    return b"transfer-encoding" in names and b"content-length" not in names
+        body = await _read_whole(receive)
+        if body is None:
+            return  # the client went away before the end of its request
+        with body:
+            await super().__call__(_with_length(scope, body), _reader(body), send)
 
 
 async def _read_whole(receive):
-    # Closed once its last chunk is handed on (`_with_length`), or at a disconnect.
-    body = tempfile.SpooledTemporaryFile(max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE)  # noqa: SIM115
+    body = tempfile.SpooledTemporaryFile(max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE)  # noqa: SIM115 - the caller's
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
@@ -70,21 +67,22 @@ async def _read_whole(receive):
             return body
 
 
-def _with_length(scope, body):
+def _with_length(scope, body) -> dict:
+    """The scope of the request whose body has been read: its length known, sent in one piece."""
     length = body.seek(0, os.SEEK_END)
     body.seek(0)
-    headers = [(name, value) for name, value in scope["headers"] if name != b"transfer-encoding"]
-    scope = {**scope, "headers": [*headers, (b"content-length", str(length).encode())]}
-    chunk_size = 64 * 1024
+    headers = [
+        (name, value) for name, value in scope["headers"] if name not in (b"content-length", b"transfer-encoding")
+    ]
+    return {**scope, "headers": [*headers, (b"content-length", str(length).encode())]}
 
+
+def _reader(body):
     async def receive():
-        chunk = body.read(chunk_size)
-        more = body.tell() < length
-        if not more:
-            body.close()
-        return {"type": "http.request", "body": chunk, "more_body": more}
+        chunk = body.read(_CHUNK_BYTES)
+        return {"type": "http.request", "body": chunk, "more_body": len(chunk) == _CHUNK_BYTES}
 
-    return scope, receive
+    return receive
 
 
 def _on_server_loop(wsgi_app):

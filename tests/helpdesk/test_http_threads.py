@@ -115,6 +115,43 @@ def request_scope(path: str, key: str) -> dict:
     }
 
 
+async def test_a_client_sending_its_body_slowly_holds_no_thread(full_agent, settings):
+    """With one thread, a request whose body is still on its way must not keep the next one waiting."""
+    from helpdesk.http_threads import http_application
+
+    settings.HTTP_THREADS = 1
+    app = http_application()
+    conversation, key = await conversation_and_key(full_agent)
+    started = asyncio.Event()
+
+    async def body_that_never_ends():
+        if started.is_set():
+            await asyncio.Event().wait()
+        started.set()
+        return {"type": "http.request", "body": b'{"name": "re', "more_body": True}
+
+    async def nobody(message):
+        pass
+
+    scope = request_scope(f"/api/v1/conversations/{conversation.pk}/tags/", key) | {"method": "POST"}
+    upload = asyncio.create_task(app(scope, body_that_never_ends, nobody))
+    await asyncio.wait_for(started.wait(), timeout=5)
+    answered = []
+
+    async def client(message):
+        answered.append(message)
+
+    async def request_sent():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    try:
+        await asyncio.wait_for(app(request_scope("/api/v1/tags/", key), request_sent, client), timeout=5)
+    finally:
+        upload.cancel()
+
+    assert answered[0]["status"] == 200
+
+
 async def test_a_client_that_stops_reading_a_download_holds_no_thread(full_agent, settings, tmp_path):
     """With one thread, a download whose client stopped reading must not keep the next request waiting."""
     from helpdesk.http_threads import http_application
