@@ -23,9 +23,14 @@ def attachment_download(request, pk: int):
 
 def attachment_response(attachment: EmailAttachment) -> FileResponse:
     """Always a download, never shown inline: the visitor chose its type and content, and it must not
-    run on our origin."""
+    run on our origin. Not found when the file itself is gone from storage (removed by hand, or a restore
+    without the media)."""
+    try:
+        file = attachment.file.open("rb")
+    except FileNotFoundError:
+        raise Http404 from None
     response = FileResponse(
-        attachment.file.open("rb"),
+        file,
         as_attachment=True,
         filename=attachment.filename,
         content_type="application/octet-stream",

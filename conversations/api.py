@@ -147,7 +147,7 @@ class AttachmentOutput(serializers.Serializer):
 
 @extend_schema_serializer(examples=[OpenApiExample("message", value=MESSAGE_EXAMPLE, response_only=True)])
 class MessageOutput(serializers.Serializer):
-    """A message; give it messages with their `files` (`selectors.with_files`)."""
+    # Give it messages with their `files` (`selectors.with_files`).
 
     id = serializers.IntegerField()
     conversation_id = serializers.IntegerField()

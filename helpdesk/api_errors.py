@@ -1,6 +1,8 @@
 """How the REST API reports errors: one shape, `{"code", "message", "field"}`, for every error."""
 
 from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -27,8 +29,11 @@ def exception_handler(exc, context):
     the request was working on it (a service re-reading it under its lock) is not found, not a 500."""
     if isinstance(exc, ServiceError):
         return Response(exc.as_dict(), status=exc.http_status)
-    if isinstance(exc, ObjectDoesNotExist):
+    # Django's own (as DRF turns them into its own before answering), in the same shape as the rest.
+    if isinstance(exc, (ObjectDoesNotExist, Http404)):
         exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

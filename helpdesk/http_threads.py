@@ -7,7 +7,7 @@ four times around the view. Here a request is handed once to a thread that is ke
 comes back to the loop as it is written. A search through the API took 9.0-10.4 ms of server CPU
 instead of 11.6-12.7 (no filter, five runs of each, alternating, on bench/search.py's database), and
 10% fewer instructions (callgrind). The pool also bounds how many requests use a database connection
-at once: `HTTP_THREADS` plus the websockets' `DATABASE_THREADS` fit the pool of `DATABASE_POOL_SIZE`.
+at once (`HTTP_THREADS`; the database pool's default size counts them).
 
 In a request's thread, `async_to_sync` (the live fan-out of events, `conversations.realtime`) runs on
 uvicorn's event loop, as it does under Django's ASGI handler: the channel layer's connections belong to
@@ -68,11 +68,15 @@ async def _read_whole(receive):
 
 
 def _with_length(scope, body) -> dict:
-    """The scope of the request whose body has been read: its length known, sent in one piece."""
+    """The scope of the request whose body has been read: its length known, sent in one piece. Header
+    names with an underscore are left out, as Django's ASGI handler leaves them out: in WSGI's environ
+    `X_Forwarded_Proto` and `X-Forwarded-Proto` would be one header, and a client could spoof a proxy's."""
     length = body.seek(0, os.SEEK_END)
     body.seek(0)
     headers = [
-        (name, value) for name, value in scope["headers"] if name not in (b"content-length", b"transfer-encoding")
+        (name, value)
+        for name, value in scope["headers"]
+        if name not in (b"content-length", b"transfer-encoding") and b"_" not in name
     ]
     return {**scope, "headers": [*headers, (b"content-length", str(length).encode())]}
 

@@ -107,6 +107,15 @@ TEMPLATES = [
 ]
 
 # --- Database -----------------------------------------------------------------------------------
+# Threads that run the websockets' database work in one process (helpdesk.asyncdb), each with a pooled
+# connection while it works: sockets wait for a free one, so this bounds their connections.
+DATABASE_THREADS = env_int("DATABASE_THREADS", 8)
+# Threads that serve HTTP requests in one process (helpdesk.http_threads): requests wait for a free one,
+# so this bounds the connections HTTP uses.
+HTTP_THREADS = env_int("HTTP_THREADS", 10)
+# Besides those: a dashboard socket's login is looked up on asgiref's own thread, and the embedded
+# Celery worker (without Redis) runs two; one more to spare.
+CONNECTIONS_BESIDE_THREADS = 4
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_health_checks=True)}
@@ -117,7 +126,7 @@ if DATABASE_URL:
     DATABASES["default"]["OPTIONS"] = {
         "pool": {
             "min_size": 2,
-            "max_size": env_int("DATABASE_POOL_SIZE", 20),
+            "max_size": env_int("DATABASE_POOL_SIZE", DATABASE_THREADS + HTTP_THREADS + CONNECTIONS_BESIDE_THREADS),
             "timeout": 30,
         }
     }
@@ -131,12 +140,6 @@ else:
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-# Threads (each with its own connection) that run the websockets' database work in one process:
-# sockets wait for a free one, so this also bounds the connections a process opens for them.
-DATABASE_THREADS = env_int("DATABASE_THREADS", 8)
-# Threads that serve HTTP requests in one process (helpdesk.http_threads): requests wait for a free one,
-# so this bounds the connections HTTP uses; with DATABASE_THREADS it should stay within the pool's size.
-HTTP_THREADS = env_int("HTTP_THREADS", 10)
 
 # --- Channel layer, cache and Celery broker: Redis when REDIS_URL is set --------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")

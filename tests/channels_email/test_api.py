@@ -78,3 +78,14 @@ def test_an_attachment_is_not_found_for_an_agent_who_may_not_see_the_conversatio
     assert (outsider.status_code, outsider.json()["code"]) == (404, "not_found")
     assert wrong_conversation.status_code == no_such.status_code == 404
     assert api_client_for(full_agent).get(url).status_code == 200
+
+
+def test_an_attachment_whose_file_is_gone_from_storage_is_not_found(invoice, full_agent):
+    from channels_email.models import EmailAttachment
+
+    attachment = EmailAttachment.objects.get()
+    attachment.file.storage.delete(attachment.file.name)
+
+    download = api_client_for(full_agent).get(f"/api/v1/conversations/{invoice.pk}/attachments/{attachment.pk}/")
+
+    assert (download.status_code, download.json()["code"]) == (404, "not_found")

@@ -184,3 +184,27 @@ async def test_a_client_that_stops_reading_a_download_holds_no_thread(full_agent
         download.cancel()
 
     assert answered[0]["status"] == 200
+
+
+async def test_a_header_name_with_an_underscore_cannot_pass_for_a_proxys_header(full_agent, settings):
+    """As under Django's ASGI handler: `X_Forwarded_Proto` never becomes the proxy's `X-Forwarded-Proto`."""
+    from helpdesk.http_threads import http_application
+
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    settings.SECURE_SSL_REDIRECT = True
+    app = http_application()
+    answered = []
+
+    async def client(message):
+        answered.append(message)
+
+    async def request_sent():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    scope = request_scope("/healthz", "")
+    spoofed = scope | {"headers": [*scope["headers"], (b"x_forwarded_proto", b"https")]}
+    proxied = scope | {"headers": [*scope["headers"], (b"x-forwarded-proto", b"https")]}
+    await app(spoofed, request_sent, client)
+    await app(proxied, request_sent, client)
+
+    assert [message["status"] for message in answered if message["type"] == "http.response.start"] == [301, 200]

@@ -46,3 +46,24 @@ def test_a_malformed_boolean_is_refused_with_its_name():
 
     assert result.returncode != 0
     assert "DEBUG must be" in result.stderr
+
+
+def test_the_database_pool_holds_a_connection_for_every_thread_that_can_use_one():
+    """More request threads than pooled connections would make requests wait, then fail after 30 s."""
+    code = "from django.conf import settings; print(settings.DATABASES['default']['OPTIONS']['pool']['max_size'])"
+    environment = os.environ | {
+        "DJANGO_SETTINGS_MODULE": "helpdesk.settings",
+        "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/unused",
+        "HTTP_THREADS": "30",
+        "DATABASE_THREADS": "12",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {code}"],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.stdout.strip() == str(30 + 12 + 4), result.stderr
