@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Visitor(models.Model):
@@ -90,7 +91,8 @@ class Recording(models.Model):
     compressed file in Django's default storage and shows in the visitor card."""
 
     class Status(models.TextChoices):
-        RECORDING = "recording", _("Recording")
+        # "Recording" is also the recording player's title; as a status it says the visit is still being recorded.
+        RECORDING = "recording", pgettext_lazy("recording status", "Recording")
         READY = "ready", _("Ready")
         FAILED = "failed", _("Failed")
 

@@ -72,7 +72,7 @@ def test_section_speaks_the_agents_language(signed_in, agent):
     section = signed_in.get(URL).content.decode()
 
     assert "E-mail értesítések" in section
-    assert "Kérek emailt, ha egy látogató ír, amíg offline vagyok." in section
+    assert "Kérek e-mailt, ha egy látogató ír, amíg offline vagyok." in section
 
 
 def test_signed_out_visitor_is_sent_to_the_login_page(client):
