@@ -55,7 +55,8 @@ class _DjangoInThreads(WSGIMiddleware):
 
 
 async def _read_whole(receive):
-    body = tempfile.SpooledTemporaryFile(max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE)  # noqa: SIM115 - the caller's
+    # The caller closes it once the request is answered.
+    body = tempfile.SpooledTemporaryFile(max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE)  # noqa: SIM115
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":

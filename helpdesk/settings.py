@@ -119,8 +119,9 @@ CONNECTIONS_BESIDE_THREADS = 4
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_health_checks=True)}
-    # Under ASGI each HTTP request runs in a thread of its own, so a persistent connection served a single
-    # request and every request connected again (10 ms and more): a pool shared by the process instead.
+    # A request, and a websocket's database call, each takes a connection from a pool the process shares
+    # and gives it back (Django closes a request's connection at its end): none connects again (10 ms
+    # and more), and the pool bounds how many the process opens.
     # With health checks on, Django has the pool check each connection as it leaves (one short round
     # trip), so a database restart costs reconnections, not failed requests and lost messages.
     DATABASES["default"]["OPTIONS"] = {
