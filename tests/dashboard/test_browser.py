@@ -239,7 +239,9 @@ def test_the_whole_story_of_a_conversation(server, browser, visitor_at):
     expect(colleague_page.locator(f"#row-{conversation_id}")).to_contain_text("Vera Visitor")
     shot(colleague_page, "visitor-card")
 
-    # Lili resolves it from the list: it leaves Open and is in Resolved.
+    # Lili resolves it from the list: it leaves Open and is in Resolved. Her own row is redrawn with the
+    # new name first; a click on the row it replaces would be lost.
+    expect(page.locator(f"#row-{conversation_id}")).to_contain_text("Vera Visitor")
     page.locator(f"#row-{conversation_id} button.resolve").click()
     expect(page.locator(f"#row-{conversation_id}")).to_have_count(0)
     expect(count(page, "all")).to_have_text("0")
