@@ -21,7 +21,7 @@ from conversations import selectors as conversation_selectors
 from conversations import services as conversation_services
 from conversations.masking import mask_card_numbers
 from conversations.models import Channel, Message
-from helpdesk.errors import ServiceError
+from helpdesk.errors import ServiceError, refused_on_conflict
 from helpdesk.models import Agent
 from visitors import services as visitor_services
 
@@ -64,13 +64,9 @@ def facebook_page_connect(
     if not actor.is_owner:
         raise ServiceError(_("Only the owner can connect Facebook pages."), code="forbidden")
     fields = facebook_page_fields_clean(page_id=page_id, name=name, access_token=access_token, app_secret=app_secret)
-    try:
-        # The unique page id decides, also between two owners connecting it at the same moment; the
-        # savepoint keeps the caller's transaction usable.
-        with transaction.atomic():
-            return FacebookPage.objects.create(**fields, human_agent_enabled=human_agent_enabled)
-    except IntegrityError:
-        raise ServiceError(_("This page is connected already."), code="conflict", field="page_id") from None
+    # The unique page id decides, also between two owners connecting it at the same moment.
+    with refused_on_conflict(ServiceError(_("This page is connected already."), code="conflict", field="page_id")):
+        return FacebookPage.objects.create(**fields, human_agent_enabled=human_agent_enabled)
 
 
 @transaction.atomic

@@ -7,7 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from helpdesk import events as hub
-from helpdesk.errors import ServiceError
+from helpdesk.errors import ServiceError, refused_on_conflict
 from helpdesk.models import Agent, AgentGroup
 from visitors.models import Visitor
 
@@ -483,17 +483,6 @@ def _tag_name_taken() -> ServiceError:
     return ServiceError(_("There is a tag with this name already."), field="name", code="conflict")
 
 
-def _tag_save(tag: Tag, **save) -> Tag:
-    """Save a tag under a savepoint: a name another transaction took after our check is refused as the
-    check refuses it, and the caller's transaction stays usable."""
-    try:
-        with transaction.atomic():
-            tag.save(**save)
-    except IntegrityError:
-        raise _tag_name_taken() from None
-    return tag
-
-
 @transaction.atomic
 def tag_get_or_create(*, name: str, actor: Agent) -> Tag:
     """The tag with this name (in any letter case); agents with full access may create new ones."""
@@ -502,7 +491,8 @@ def tag_get_or_create(*, name: str, actor: Agent) -> Tag:
         return tag
     _refuse_if(permissions.why_cannot_create_tag(actor))
     try:
-        return _tag_save(Tag(name=name), force_insert=True)
+        with refused_on_conflict(_tag_name_taken()):
+            return Tag.objects.create(name=name)
     except ServiceError:
         # A colleague created it a moment ago: it is the tag asked for.
         if tag := Tag.objects.filter(name__iexact=name).first():
@@ -514,7 +504,9 @@ def tag_get_or_create(*, name: str, actor: Agent) -> Tag:
 def tag_create(*, name: str, actor: Agent) -> Tag:
     """Agents with full access and the owner create tags; a name is used once, in any letter case."""
     _refuse_if(permissions.why_cannot_create_tag(actor))
-    return _tag_save(Tag(name=tag_name_clean(name=name)), force_insert=True)
+    name = tag_name_clean(name=name)
+    with refused_on_conflict(_tag_name_taken()):
+        return Tag.objects.create(name=name)
 
 
 @transaction.atomic
@@ -523,7 +515,9 @@ def tag_rename(*, tag: Tag, name: str, actor: Agent) -> Tag:
     _refuse_if(permissions.why_cannot_change_tags(actor))
     tag = Tag.objects.select_for_update().get(pk=tag.pk)
     tag.name = tag_name_clean(name=name, tag=tag)
-    return _tag_save(tag, update_fields=["name"])
+    with refused_on_conflict(_tag_name_taken()):
+        tag.save(update_fields=["name"])
+    return tag
 
 
 @transaction.atomic

@@ -4,6 +4,10 @@ Each adapter turns it into its own kind of error: an HTTP status in the API, a w
 frame, a message in the admin or the dashboard.
 """
 
+from contextlib import contextmanager
+
+from django.db import IntegrityError, transaction
+
 
 class ServiceError(Exception):
     """A refusal or invalid input, with a machine-readable code and, when known, the field at fault."""
@@ -28,3 +32,15 @@ class ServiceError(Exception):
         if self.field:
             data["field"] = self.field
         return data
+
+
+@contextmanager
+def refused_on_conflict(error: ServiceError):
+    """Write under a savepoint, and raise `error` if a unique constraint refuses it: the value another
+    transaction took after the service's own check is refused as that check refuses it, and the
+    caller's transaction stays usable."""
+    try:
+        with transaction.atomic():
+            yield
+    except IntegrityError:
+        raise error from None

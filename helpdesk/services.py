@@ -8,11 +8,11 @@ from datetime import timedelta
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .errors import ServiceError
+from .errors import ServiceError, refused_on_conflict
 from .models import Account, Agent, AgentGroup, ApiKey
 from .permissions import why_cannot_lose_owner
 
@@ -41,16 +41,6 @@ def _check_email(email: str, *, exclude: Agent | None = None) -> str:
 
 def _email_taken() -> ServiceError:
     return ServiceError(_("Another agent already uses this email address."), field="email", code="conflict")
-
-
-def _agent_save(agent: Agent) -> None:
-    """Save an agent under a savepoint: an email another agent got after our check is refused as the
-    check refuses it, and the caller's transaction stays usable."""
-    try:
-        with transaction.atomic():
-            agent.save()
-    except IntegrityError:
-        raise _email_taken() from None
 
 
 def agent_fields_clean(*, email: str, name: str, role: str) -> tuple[str, str]:
@@ -90,7 +80,8 @@ def agent_create(
         agent.set_password(password)
     else:
         agent.set_unusable_password()  # they set one through the password-reset email
-    _agent_save(agent)
+    with refused_on_conflict(_email_taken()):
+        agent.save()
     agent.groups.set(groups)
     return agent
 
@@ -121,7 +112,8 @@ def agent_update(*, agent: Agent, actor: Agent, **changes) -> Agent:
     groups = changes.pop("groups", None)
     for field, value in changes.items():
         setattr(agent, field, value)
-    _agent_save(agent)
+    with refused_on_conflict(_email_taken()):
+        agent.save()
     if groups is not None:
         agent.groups.set(groups)
     return agent
