@@ -140,7 +140,7 @@ class Dataset:
     )
     CONVERSATION_COLUMNS = (
         "id, visitor_id, channel, status, assignee_id, group_id, rating, rating_comment, rated_at, page_url, "
-        "ip_address, created_at, first_response_at, last_message_at, resolved_at"
+        "ip_address, created_at, first_response_at, last_message_at, resolved_at, tag_ids"
     )
     TAG_LINK_COLUMNS = "conversation_id, tag_id"
     MESSAGE_COLUMNS = (
@@ -191,6 +191,9 @@ class Dataset:
             tag_count = 0 if roll < 0.45 else 1 if roll < 0.8 else 2 if roll < 0.95 else 3
             tags = {self._pick(self.tag_ids, self.tag_cw) for _ in range(tag_count)}
             links = [f"{pk}\t{tag}\n" for tag in tags]
+            # The array the link triggers keep (conversations' migration 0007), written with the row:
+            # the load copies the links with those triggers off.
+            conversation = f"{conversation[:-1]}\t{{{','.join(map(str, sorted(tags)))}}}\n"
             self.tag_link_count += len(links)
             lengths = [rng.randint(2, 12) if rng.random() < 0.7 else rng.randint(13, 40) for _ in range(count)]
             drawn = rng.choices(words, cum_weights=word_cw, k=sum(lengths))

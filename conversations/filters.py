@@ -9,7 +9,7 @@ from datetime import UTC, timedelta
 import django_filters
 from django import forms
 from django.db import connection
-from django.db.models import Exists, Lookup, OuterRef, Q, QuerySet
+from django.db.models import BooleanField, Exists, Expression, Lookup, OuterRef, Q, QuerySet
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
@@ -55,6 +55,33 @@ class ContainsAnyCase(Lookup):
         # % and _ in the value are matched literally, as with icontains.
         rhs_params = [f"%{connection.ops.prep_for_like_query(param)}%" for param in rhs_params]
         return f"{lhs} ILIKE {rhs}", [*lhs_params, *rhs_params]
+
+
+class TagIdsMatch(Expression):
+    """On PostgreSQL, the conversation has all (`every`) or any of the tags: a test of the
+    `tag_ids` array its links keep (migration 0007; the model does not declare the column), which
+    the GIN index `conv_tag_ids_idx` serves."""
+
+    conditional = True
+    output_field = BooleanField()
+
+    def __init__(self, tag_ids: list[int], *, every: bool):
+        super().__init__()
+        self.tag_ids, self.every, self.alias = tag_ids, every, None
+
+    def resolve_expression(self, query=None, *args, **kwargs):
+        resolved = self.copy()
+        resolved.alias = query.get_initial_alias()
+        return resolved
+
+    def relabeled_clone(self, change_map):
+        clone = self.copy()
+        clone.alias = change_map.get(self.alias, self.alias)
+        return clone
+
+    def as_sql(self, compiler, connection):
+        operator = "@>" if self.every else "&&"
+        return f"{compiler.quote_name_unless_alias(self.alias)}.tag_ids {operator} %s::integer[]", [self.tag_ids]
 
 
 Message._meta.get_field("body").register_lookup(FullTextMatch)
@@ -228,8 +255,11 @@ class ConversationFilter(django_filters.FilterSet):
         # No tag given is `Tag.objects.none()`: asking it whether it is empty would compile a query.
         if (isinstance(tags, QuerySet) and tags.query.is_empty()) or not tags:
             return queryset
+        every = self.form.cleaned_data.get("tag_match") == "all"
+        if connection.vendor == "postgresql":
+            return queryset.filter(TagIdsMatch([tag.pk for tag in tags], every=every))
         tagged = Conversation.tags.through.objects.filter(conversation=OuterRef("pk"))
-        if self.form.cleaned_data.get("tag_match") == "all":
+        if every:
             for tag in tags:
                 queryset = queryset.filter(Exists(tagged.filter(tag=tag)))
             return queryset

@@ -136,6 +136,38 @@ def tags_of_conversations(conversation_ids: list[int]) -> dict[int, list[dict]]:
     return tags
 
 
+def people_of_conversations(rows: list[dict]) -> tuple[dict[int, dict], dict[int, dict], dict[int, dict]]:
+    """The visitors (`{"id", "name", "email"}`), agents and groups (`{"id", "name"}`) a page of
+    conversation rows names by `visitor_id`, `assignee_id` and `group_id`, by id, in one query.
+
+    A list reads its page of conversations alone and their people after: joined in the page's own
+    query, every match would have had to be joined before sorting, and for a rare match the planner
+    walked the newest conversations one by one instead (21 ms instead of 6 ms for two tags at once, at
+    1,000,000 conversations: bench/search.py)."""
+    wanted = [
+        ("visitor", Visitor, '"email"', {row["visitor_id"] for row in rows}),
+        ("agent", Agent, "''", {row["assignee_id"] for row in rows} - {None}),
+        ("group", AgentGroup, "''", {row["group_id"] for row in rows} - {None}),
+    ]
+    found: dict[str, dict[int, dict]] = {kind: {} for kind, *_ in wanted}
+    selects, params = [], []
+    for kind, model, email, ids in wanted:
+        if ids:
+            selects.append(
+                f'SELECT \'{kind}\', "id", "name", {email} FROM "{model._meta.db_table}" '
+                f'WHERE "id" IN ({", ".join(["%s"] * len(ids))})'
+            )
+            params.extend(ids)
+    if selects:
+        with connection.cursor() as cursor:
+            cursor.execute(" UNION ALL ".join(selects), params)
+            for kind, pk, name, email in cursor.fetchall():
+                found[kind][pk] = (
+                    {"id": pk, "name": name, "email": email} if kind == "visitor" else {"id": pk, "name": name}
+                )
+    return found["visitor"], found["agent"], found["group"]
+
+
 def conversation_with_messages(*, agent: Agent, conversation_id: int) -> Conversation:
     """The conversation (if the agent may see it) with its tags and messages, each message with its
     `files`, loaded in a fixed number of queries."""

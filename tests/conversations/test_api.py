@@ -103,7 +103,7 @@ def test_a_list_reads_a_fixed_number_of_queries_however_many_conversations_it_sh
     _one, queries_for_one = _listed_with_everything(client, 1)
     many, queries_for_many = _listed_with_everything(client, 5)
 
-    assert queries_for_many == queries_for_one == 3  # the key, the page, the page's tags
+    assert queries_for_many == queries_for_one == 4  # the key, the page, the page's people, the page's tags
     assert len(many) == 5
     shown = many[0]
     assert shown["visitor"]["name"] and "email" in shown["visitor"]
@@ -421,3 +421,11 @@ def test_a_conversation_deleted_while_the_request_works_on_it_is_not_found(full_
 
     assert response.status_code == 404
     assert response.json()["code"] == "not_found"
+
+
+def test_a_conversation_deleted_with_its_visitor_while_its_page_is_read_is_left_out():
+    kept, gone = ConversationFactory(), ConversationFactory()
+    rows = list(as_rows(Conversation.objects.order_by("id")))
+    gone.visitor.delete()
+
+    assert [shown["id"] for shown in rows_output(rows)] == [kept.pk]
