@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.db import connection
 
 from conversations.models import Conversation
 from helpdesk.models import Agent
@@ -289,3 +290,36 @@ def test_agent_settings_page_changes_language_to_hungarian(server, browser):
     open_dashboard(page, server, "/")
     expect(page.locator("#tabs h2")).to_have_text("Nyitott")
     page.context.close()
+
+
+def test_a_live_update_that_changes_nothing_on_a_row_leaves_the_row_under_the_agents_hand(server, browser, visitor_at):
+    """A row is fetched again on every event about its conversation or visitor; drawn again when the
+    server draws it the same (the visitor's phone number changed, say), it would drop a click on its
+    Resolve button or the keyboard focus."""
+    from playwright.sync_api import expect
+
+    from visitors.models import Visitor as VisitorModel
+    from visitors.services import visitor_update
+
+    fanni = AgentFactory(name="Fanni Full", role=Agent.Role.FULL, online=True)
+    page = signed_in_page(browser, server, fanni)
+    open_dashboard(page, server)
+    conversation_id = visitor_at().write("Hello, where is my parcel?")["conversation_id"]
+    row = page.locator(f"#row-{conversation_id}")
+    expect(row).to_contain_text("where is my parcel")
+    row.locator("button.resolve").focus()
+
+    def change_the_phone():  # in a thread of its own: Playwright's event loop runs in this one
+        try:
+            visitor = VisitorModel.objects.get(conversations__pk=conversation_id)
+            visitor_update(visitor=visitor, actor=fanni, phone="+36 30 123 4567")
+        finally:
+            connection.close()
+
+    with page.expect_response(lambda response: f"/conversations/{conversation_id}/row/" in response.url):
+        changing = threading.Thread(target=change_the_phone)
+        changing.start()
+        changing.join(WAIT_MS / 1000)
+    page.wait_for_timeout(100)  # the answer is read and compared
+
+    assert page.evaluate("document.activeElement.closest('li')?.id") == f"row-{conversation_id}"

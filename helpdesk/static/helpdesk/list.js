@@ -59,10 +59,15 @@ export class ConversationList {
       return;
     }
     if (!response.ok) return;
+    // A row the server draws as it is now stays: replacing it would drop a click, the keyboard focus or
+    // a hover on it for nothing (a visitor's email, say, changes no row).
+    this.drawn ??= new WeakMap();
+    if (existing && this.drawn.get(existing) === html) return;
     const template = document.createElement("template");
     template.innerHTML = html;
     const row = template.content.firstElementChild;
     if (!row) return;
+    this.drawn.set(row, html);
     if (existing) {
       existing.replaceWith(row);
     } else if (this.tab === "resolved" && window.location.search.includes("=")) {
