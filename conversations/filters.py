@@ -81,7 +81,7 @@ class TagIdsMatch(Expression):
 
     def as_sql(self, compiler, connection):
         operator = "@>" if self.every else "&&"
-        return f"{compiler.quote_name_unless_alias(self.alias)}.tag_ids {operator} %s::integer[]", [self.tag_ids]
+        return f"{compiler.quote_name_unless_alias(self.alias)}.tag_ids {operator} %s::bigint[]", [self.tag_ids]
 
 
 Message._meta.get_field("body").register_lookup(FullTextMatch)

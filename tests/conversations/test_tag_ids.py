@@ -53,6 +53,57 @@ def test_the_array_follows_tagging_untagging_the_admin_and_deleting_a_tag(full_a
 
 
 @pytest.mark.django_db
+def test_a_tag_whose_id_is_beyond_32_bits_is_kept_and_found(owner, full_agent):
+    big = Tag.objects.create(id=3_000_000_000, name="big")
+    conversation = ConversationFactory()
+
+    services.conversation_tag(conversation=conversation, tag=big, actor=full_agent)
+
+    assert tag_ids(conversation) == [big.pk]
+    assert list(conversation_search(agent=owner, params=QueryDict(f"tag={big.pk}&tag_match=all"))) == [conversation]
+
+
+@pytest.mark.django_db
+def test_an_id_found_twice_in_the_array_goes_with_one_untagging(full_agent):
+    refund = TagFactory(name="refund")
+    conversation = ConversationFactory(tags=[refund])
+    with connection.cursor() as cursor:  # as a restore with the triggers on can leave it
+        cursor.execute("UPDATE conversations_conversation SET tag_ids = tag_ids || %s::bigint", [refund.pk])
+
+    services.conversation_tag(conversation=conversation, tag=TagFactory(name="vip"), actor=full_agent)
+    services.conversation_untag(conversation=conversation, tag=refund, actor=full_agent)
+
+    assert refund.pk not in tag_ids(conversation)
+
+
+@pytest.mark.django_db
+def test_the_triggers_work_with_an_empty_search_path_as_a_restore_sets_it():
+    refund = TagFactory(name="refund")
+    conversation = ConversationFactory()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_schema()")
+        (schema,) = cursor.fetchone()
+        cursor.execute("SET LOCAL search_path = ''")
+        cursor.execute(
+            f'INSERT INTO "{schema}".conversations_conversation_tags (conversation_id, tag_id) VALUES (%s, %s)',
+            [conversation.pk, refund.pk],
+        )
+        cursor.execute(f"SET LOCAL search_path = {connection.ops.quote_name(schema)}")
+
+    assert tag_ids(conversation) == [refund.pk]
+
+
+@pytest.mark.django_db
+def test_emptying_the_links_at_once_empties_the_arrays():
+    conversation = ConversationFactory(tags=[TagFactory(name="refund")])
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the links just made are checked now, not at commit
+        cursor.execute("TRUNCATE conversations_conversation_tags")
+
+    assert tag_ids(conversation) == []
+
+
+@pytest.mark.django_db
 def test_a_search_for_all_of_two_tags_uses_the_array_index(owner):
     refund, vip = TagFactory(name="refund"), TagFactory(name="vip")
     ConversationFactory(tags=[refund, vip])
