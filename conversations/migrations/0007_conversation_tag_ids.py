@@ -13,8 +13,10 @@ tag's deletion cascading to thousands of links, a data load) keeps it right, in 
 transaction. The triggers add or remove ids from the array as it is when their UPDATE runs, so two
 agents tagging one conversation at once both keep their tag; they keep it a set (an id restored twice
 is still removed by one untagging); and they name their tables through the search path the migration
-ran with, as a restore by pg_dump empties it. The ids are bigint, as tags' ids are. The model does not declare the column:
-SQLite has no arrays, and there the search asks the links as before (`ConversationFilter.filter_tags`).
+ran with, as a restore by pg_dump empties it. The ids are bigint, as tags' ids are.
+
+The model does not declare the column: SQLite has no arrays, and there the search asks the links as
+before (`ConversationFilter.filter_tags`).
 """
 
 from django.db import migrations

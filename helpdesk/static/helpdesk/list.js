@@ -60,7 +60,7 @@ export class ConversationList {
     }
     if (!response.ok) return;
     // A row the server draws as it is now stays: replacing it would drop a click, the keyboard focus or
-    // a hover on it for nothing (a visitor's email, say, changes no row).
+    // a hover on it for nothing (a visitor's phone number, say, changes no row).
     this.drawn ??= new WeakMap();
     if (existing && this.drawn.get(existing) === html) return;
     const template = document.createElement("template");
