@@ -12,6 +12,7 @@ export class ConversationList {
     this.strings = strings;
     this.notifier = notifier;
     this.typingTimers = new Map();
+    this.drawn = new WeakMap(); // each row this list inserted -> the server's HTML of it
     this.countsTimer = null;
     socket.addEventListener("frame", (event) => this.onFrame(event.detail));
     socket.addEventListener("reconnected", () => this.reload());
@@ -61,7 +62,6 @@ export class ConversationList {
     if (!response.ok) return;
     // A row the server draws as it is now stays: replacing it would drop a click, the keyboard focus or
     // a hover on it for nothing (a visitor's phone number, say, changes no row).
-    this.drawn ??= new WeakMap();
     if (existing && this.drawn.get(existing) === html) return;
     const template = document.createElement("template");
     template.innerHTML = html;
