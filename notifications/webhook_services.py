@@ -1,9 +1,12 @@
 """Outbound webhooks: which endpoints hear an event, what each attempt did, resending."""
 
+import uuid
+
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -107,10 +110,50 @@ def webhook_endpoint_rotate_secret(*, endpoint: WebhookEndpoint, actor: Agent) -
     return endpoint
 
 
+# Every message asks whether an endpoint wants its event, and almost never one does: each process keeps
+# the answer until an endpoint changes, which sets a new generation in the shared cache.
+GENERATION_KEY = "notifications:webhooks-generation"
+_events_wanted: tuple[str, frozenset[str]] | None = None
+
+
+def _new_generation() -> None:
+    cache.set(GENERATION_KEY, uuid.uuid4().hex, timeout=None)
+
+
+def webhook_endpoints_changed(**_signal) -> None:
+    """An endpoint was saved or deleted: every process reads the endpoints again for its next event.
+    Said at once and again after commit, so a process that read them in between reads them again."""
+    _new_generation()
+    transaction.on_commit(_new_generation)
+
+
+def _events_wanted_by_endpoints() -> frozenset[str]:
+    """The event types some active endpoint chose. Inside a transaction, which may hold endpoint
+    changes of its own, they are read afresh; the shared answer is for committed endpoints."""
+    global _events_wanted
+
+    def read() -> frozenset[str]:
+        return frozenset(
+            event
+            for events in WebhookEndpoint.objects.filter(is_active=True).values_list("events", flat=True)
+            for event in events
+        )
+
+    if connection.in_atomic_block:
+        return read()
+    generation = cache.get(GENERATION_KEY)
+    if generation is None:  # a new cache: start a generation, unless another process just did
+        cache.add(GENERATION_KEY, uuid.uuid4().hex, timeout=None)
+        generation = cache.get(GENERATION_KEY)
+    if _events_wanted is None or _events_wanted[0] != generation:
+        _events_wanted = (generation, read())  # read after the generation: a change meanwhile sets a new one
+    return _events_wanted[1]
+
+
 def webhook_deliveries_create(*, event: dict) -> list[WebhookDelivery]:
     """Every active endpoint that chose this event gets a delivery, sent by Celery after commit."""
     event_type = event.get("type")
-    if event_type not in WebhookEvent.values:
+    if event_type not in WebhookEvent.values or event_type not in _events_wanted_by_endpoints():
         return []
     # Few endpoints, and JSON containment is not portable to SQLite: choose them in Python.
     endpoints = [

@@ -435,3 +435,27 @@ def test_only_the_owner_replaces_a_signing_secret(owner, full_agent):
 
     assert refused.value.code == "forbidden"
     assert rotated.secret != endpoint.secret and rotated.secret.startswith("whsec_")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_webhooks_changed_outside_the_events_transaction_are_heard_from_the_next_event(owner, full_agent):
+    """As in production: events are heard after their transaction commits, and each process keeps
+    which events the endpoints want until an endpoint is saved or deleted."""
+    resolved = ConversationFactory()
+
+    def deliveries_after_an_event():
+        WebhookDelivery.objects.all().delete()
+        conversations.conversation_reopen(conversation=resolved, actor=full_agent)
+        conversations.conversation_resolve(conversation=resolved, actor=full_agent)
+        return list(WebhookDelivery.objects.values_list("event_type", flat=True))
+
+    assert deliveries_after_an_event() == []  # nobody listens: the answer is kept
+    endpoint = WebhookEndpoint.objects.create(url="http://127.0.0.1:9/hooks", events=["conversation.resolved"])
+    assert deliveries_after_an_event() == ["conversation.resolved"]
+    services.webhook_endpoint_update(endpoint=endpoint, actor=owner, events=["conversation.reopened"])
+    assert deliveries_after_an_event() == ["conversation.reopened"]
+    services.webhook_endpoint_update(endpoint=endpoint, actor=owner, is_active=False)
+    assert deliveries_after_an_event() == []
+    services.webhook_endpoint_update(endpoint=endpoint, actor=owner, is_active=True)
+    services.webhook_endpoint_delete(endpoint=endpoint, actor=owner)
+    assert deliveries_after_an_event() == []
