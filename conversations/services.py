@@ -1,7 +1,7 @@
 """Every change to conversations and messages. Adapters (dashboard, API, admin, consumers, channels,
 tasks) call these and nothing else; refusals are raised as ServiceError."""
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -88,8 +88,18 @@ def _clean_body(body: str) -> str:
 def _existing_duplicate(
     conversation: Conversation, channel: str, client_id: str | None, external_id: str | None
 ) -> Message | None:
-    if client_id and (found := Message.objects.filter(conversation=conversation, client_id=client_id).first()):
-        return found
+    if client_id:
+        # Asked on every chat message, and almost never found: in SQL, which the ORM took several
+        # times longer to build than the database to run.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT id FROM {connection.ops.quote_name(Message._meta.db_table)}"
+                " WHERE conversation_id = %s AND client_id = %s",
+                [conversation.pk, client_id],
+            )
+            found = cursor.fetchone()
+        if found:
+            return Message.objects.get(pk=found[0])
     if external_id and (found := Message.objects.filter(channel=channel, external_id=external_id).first()):
         return found
     return None
