@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+from django.utils import timezone
 
 from conversations import services as conversation_services
 from conversations.models import Message
@@ -341,6 +342,27 @@ def test_a_reply_before_the_visitor_leaves_sends_nothing(clock, after_commit, ve
     leaves(after_commit, clock, vera)
 
     assert mailoutbox == []
+
+
+def test_a_visitor_writing_again_after_a_reply_whose_event_is_late_starts_a_new_episode(
+    clock, after_commit, vera, agent, mailoutbox
+):
+    """Events of two processes can cross: the visitor's next message is heard before the agent's reply
+    is. The reply still ends the first episode, and the question after it is a new one, missed when
+    the visitor leaves."""
+    first = writes(after_commit, vera, "Is this in stock?")
+    conversation_services.message_create(  # its event is never heard
+        conversation=first.conversation, author=Message.Author.AGENT, agent=agent, body="Yes"
+    )
+    second = writes(after_commit, vera, "Can you deliver tomorrow?")
+
+    assert list(Episode.objects.order_by("id").values_list("start_message_id", "reason", "ended_at")) == [
+        (first.pk, "answered", timezone.now()),
+        (second.pk, "", None),
+    ]
+    leaves(after_commit, clock, vera)
+    [mail] = mailoutbox
+    assert "Can you deliver tomorrow?" in mail.body and "Is this in stock?" not in mail.body
 
 
 def test_the_assignee_alone_misses_an_assigned_conversation(clock, after_commit, vera, agent, colleague, mailoutbox):
