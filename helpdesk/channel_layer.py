@@ -16,8 +16,15 @@ at once) queues its commands for the pool, and the queue drains only as fast as 
 with a deadline, the commands still queued when it passes fail with `No connection available`, and a
 disconnect that fails leaves its channel in its groups. Every connection is lent for one command, whose
 connect and reply are bounded by the socket timeouts, so a waiter always gets one.
+
+A fifth way, found by the benchmark's reconnect storm: the consumers of a process take turns popping
+the process's messages off Redis, and a socket that closes cancels its consumer's pop. A message Redis
+had just handed to that pop was lost, whichever socket it was for. Here the pop is not cancelled, and
+what it gets goes back to the queue (`_brpop_with_clean`).
 """
 
+import asyncio
+import functools
 import logging
 import time
 
@@ -45,6 +52,32 @@ return over_capacity
 """
 
 
+# channels_redis's own: the messages a pop took but whose consumer did not finish with them go back to
+# the head of the queue, in their order (ARGV: the channel key, its backup queue).
+RESTORE_BACKUP_LUA = """
+local backed_up = redis.call('ZRANGE', ARGV[2], 0, -1, 'WITHSCORES')
+for i = #backed_up, 1, -2 do
+    redis.call('ZADD', ARGV[1], backed_up[i], backed_up[i - 1])
+end
+redis.call('DEL', ARGV[2])
+"""
+
+
+def _put_back(connection, channel: str, popped: asyncio.Future) -> None:
+    """Return a message popped for a consumer that has gone to the head of its queue (its score keeps
+    its place)."""
+    if popped.cancelled() or popped.exception() is not None or popped.result() is None:
+        return
+    _, member, timestamp = popped.result()
+    returned = asyncio.ensure_future(connection.zadd(channel, {member: float(timestamp)}))
+    returned.add_done_callback(_log_failed_return)
+
+
+def _log_failed_return(returned: asyncio.Future) -> None:
+    if not returned.cancelled() and returned.exception() is not None:
+        logger.error("A message popped for a closed socket could not be put back", exc_info=returned.exception())
+
+
 class ReliableRedisChannelLayer(RedisChannelLayer):
     def __init__(
         self, hosts=None, capacity=10_000, max_connections=1_000, pool_timeout=None, socket_timeout=30, **kwargs
@@ -53,6 +86,34 @@ class ReliableRedisChannelLayer(RedisChannelLayer):
         self.max_connections = max_connections
         self.pool_timeout = pool_timeout
         self.socket_timeout = max(socket_timeout, self.brpop_timeout + 5)
+
+    async def _brpop_with_clean(self, index, channel, timeout):
+        """channels_redis's pop of the process's next message, which a cancelled consumer cannot lose.
+
+        The process's consumers take turns popping its messages for all of them, and a socket that
+        closes cancels its consumer's pop. Redis may have handed that pop a message already, for any
+        socket of the process: the pop is not cancelled with its consumer, and what it gets goes back
+        to the head of the queue, for the next pop. Once popped, a message is copied to the backup
+        queue before the consumer may go (the next pop puts the backup back in the queue first)."""
+        backup_queue = self._backup_channel_name(channel)
+        connection = self.connection(index)
+        await connection.eval(RESTORE_BACKUP_LUA, 0, channel, backup_queue)
+        popped = asyncio.ensure_future(connection.bzpopmin(channel, timeout=timeout))
+        try:
+            result = await asyncio.shield(popped)
+        except asyncio.CancelledError:
+            popped.add_done_callback(functools.partial(_put_back, connection, channel))
+            raise
+        if result is None:
+            return None
+        _, member, timestamp = result
+        backed_up = asyncio.ensure_future(connection.zadd(backup_queue, {member: float(timestamp)}))
+        try:
+            await asyncio.shield(backed_up)
+        except asyncio.CancelledError:
+            await backed_up
+            raise
+        return member
 
     def create_pool(self, index):
         host = self.hosts[index].copy()

@@ -1,4 +1,5 @@
 import asyncio
+import threading
 
 import pytest
 
@@ -65,4 +66,28 @@ async def test_disconnect_that_waits_longer_than_any_deadline_for_a_connection_s
 
     assert [result for result in results if isinstance(result, BaseException)] == []
     assert await layer.connection(0).zcard(layer._group_key("visitor-burst")) == 0
+    await layer.flush()
+
+
+@pytest.mark.asyncio
+async def test_a_socket_closing_while_the_process_receives_loses_no_other_sockets_message(redis_url):
+    """The consumers of a process take turns popping the process's messages off Redis for all of them.
+    When the socket whose consumer is popping closes, its wait is cancelled: a message Redis handed it
+    at that moment, meant for another socket, must still reach that socket. (It was lost: the pop had
+    happened in Redis, and its reply was dropped with the cancelled wait.)"""
+    layer = ReliableRedisChannelLayer(hosts=[redis_url], prefix="test-cancelled-pop")
+    sender = ReliableRedisChannelLayer(hosts=[redis_url], prefix="test-cancelled-pop")
+    await layer.flush()
+    closing, staying = await layer.new_channel(), await layer.new_channel()
+    popping = asyncio.ensure_future(layer.receive(closing))  # first in: it pops for the process
+    waiting = asyncio.ensure_future(layer.receive(staying))
+    await asyncio.sleep(0.2)  # both wait; `closing` blocks in Redis
+
+    # Another process sends it, while this one is busy: Redis hands it to `closing`'s pop...
+    other_process = threading.Thread(target=lambda: asyncio.run(sender.send(staying, {"type": "frame.send", "n": 1})))
+    other_process.start()
+    other_process.join()
+    popping.cancel()  # ...and `closing`'s socket closes before the reply is read
+
+    assert (await asyncio.wait_for(waiting, 2))["n"] == 1
     await layer.flush()
