@@ -104,9 +104,16 @@ class Ledger:
             self.latencies.append(time.perf_counter() - self.sent_at[tag])
 
     def missing(self) -> int:
-        return sum(
-            1 for tag, receivers in self.expected_receivers.items() for r in receivers if (r, tag) not in self.arrived
-        )
+        return len(self.missing_pairs())
+
+    def missing_pairs(self) -> list[str]:
+        """`receiver:tag` of each message that did not arrive, to look it up in the database."""
+        return [
+            f"{r}:{tag}"
+            for tag, receivers in self.expected_receivers.items()
+            for r in receivers
+            if (r, tag) not in self.arrived
+        ]
 
     def doubled(self) -> int:
         return sum(count - 1 for count in self.arrived.values() if count > 1)
@@ -322,6 +329,7 @@ async def run_step(rate: int, seconds: float, visitors, agents, *, baseline: boo
         "achieved_rate": round(total / sending_seconds, 1),
         "sent": len(to_agents.sent_at) + len(to_visitors.sent_at),
         "lost": to_agents.missing() + to_visitors.missing(),
+        "lost_examples": (to_agents.missing_pairs() + to_visitors.missing_pairs())[:20],
         "doubled": to_agents.doubled() + to_visitors.doubled(),
         "visitor_to_agent_ms": percentiles(to_agents.latencies),
         "agent_to_visitor_ms": percentiles(to_visitors.latencies),
