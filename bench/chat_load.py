@@ -97,6 +97,11 @@ class Ledger:
         self.sent_at[tag] = time.perf_counter()
         self.expected_receivers[tag] = receivers
 
+    def withdraw(self, tag: str):
+        """The socket closed before the message went out: nobody can expect it."""
+        self.sent_at.pop(tag, None)
+        self.expected_receivers.pop(tag, None)
+
     def got(self, receiver, tag: str):
         key = (receiver, tag)
         self.arrived[key] = self.arrived.get(key, 0) + 1
@@ -153,8 +158,13 @@ class Client:
         if (future := self.waiters.pop(key, None)) and not future.done():
             future.set_result(value)
 
-    async def send(self, frame: dict):
-        await self.ws.send(json.dumps(frame))
+    async def send(self, frame: dict, ledger: Ledger | None = None):
+        try:
+            await self.ws.send(json.dumps(frame))
+        except Exception:
+            if ledger is not None:
+                ledger.withdraw(frame.get("client_id"))
+            raise
 
     async def close(self):
         if self.ws is not None:
@@ -208,7 +218,9 @@ class HelpdeskVisitor(Client):
     async def say(self, tag: str, receivers: set, wait=False):
         self.to_agents.sent(tag, receivers)
         ack = self.wait_for(tag) if wait else None
-        await self.send({"type": "message.send", "client_id": tag, "body": f"bench {tag} from {self.name}"})
+        await self.send(
+            {"type": "message.send", "client_id": tag, "body": f"bench {tag} from {self.name}"}, self.to_agents
+        )
         if ack:
             await asyncio.wait_for(ack, 30)
 
@@ -246,7 +258,8 @@ class HelpdeskAgent(Client):
                 "conversation_id": conversation_id,
                 "client_id": tag,
                 "body": f"bench {tag} to {receiver}",
-            }
+            },
+            self.to_visitors,
         )
         if ack:
             await asyncio.wait_for(ack, 30)
