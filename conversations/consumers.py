@@ -12,6 +12,7 @@ import logging
 import time
 from urllib.parse import urlsplit
 
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.utils.translation import gettext as _
@@ -117,6 +118,16 @@ class JsonProtocolConsumer(AsyncWebsocketConsumer):
     """Parsing, dispatch and error frames shared by both endpoints."""
 
     handlers: dict[str, str] = {}
+
+    async def dispatch(self, message):
+        # Channels closes stale database connections before every message a consumer handles, on the
+        # process's one thread-sensitive thread: a hop through that single thread for each frame and
+        # each event, for every socket, where no database work of ours runs (`db` keeps its threads'
+        # connections itself). Under load that one thread queued the whole process's events.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def receive(self, text_data=None, bytes_data=None):
         frame = None

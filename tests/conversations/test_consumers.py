@@ -1,6 +1,8 @@
 """The websocket protocol, frame by frame, through the real ASGI application and channel layer."""
 
+import asyncio
 import json
+import threading
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -505,6 +507,33 @@ async def test_a_full_access_agent_receives_each_event_of_their_own_conversation
 
     assert first["message"]["body"] == "Still there?"
     assert await agent_ws.receive_nothing(timeout=0.3)
+    await visitor_ws.disconnect()
+    await agent_ws.disconnect()
+
+
+async def test_chat_goes_on_while_the_process_shared_sync_thread_is_busy(online_agent):
+    """Open sockets' frames and events do not queue behind the one thread Django's sync code shares
+    in a process (under load, that queue held every socket of the process)."""
+    visitor_ws, _ = await visitor_socket()
+    agent_ws = await agent_socket(online_agent)
+    release = threading.Event()
+    busy = asyncio.ensure_future(sync_to_async(release.wait, thread_sensitive=True)(5))
+    try:
+        ack = await send(visitor_ws, {"type": "message.send", "client_id": "v1", "body": "Anyone?"}, "message.ack")
+        new = await receive_type(agent_ws, "message.created")
+        await send(agent_ws, {"type": "conversation.join", "conversation_id": ack["conversation_id"]}, "action.ok")
+        await send(
+            agent_ws,
+            {"type": "message.send", "conversation_id": ack["conversation_id"], "client_id": "a1", "body": "Here"},
+            "message.ack",
+        )
+        own = await receive_type(visitor_ws, "message.created")
+        reply = await receive_type(visitor_ws, "message.created")
+    finally:
+        release.set()
+        await busy
+    assert new["message"]["body"] == own["message"]["body"] == "Anyone?"
+    assert reply["message"]["body"] == "Here"
     await visitor_ws.disconnect()
     await agent_ws.disconnect()
 
