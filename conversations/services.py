@@ -1,8 +1,9 @@
 """Every change to conversations and messages. Adapters (dashboard, API, admin, consumers, channels,
 tasks) call these and nothing else; refusals are raised as ServiceError."""
 
+import functools
+
 from django.db import IntegrityError, connection, transaction
-from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -11,7 +12,7 @@ from helpdesk.errors import ServiceError, refused_on_conflict
 from helpdesk.models import Agent, AgentGroup
 from visitors.models import Visitor
 
-from . import events, permissions, selectors
+from . import events, permissions
 from .masking import mask_card_numbers
 from .models import Channel, Conversation, ConversationEvent, ConversationRead, Message, Tag
 
@@ -26,14 +27,54 @@ def _refuse_if(reason: str | None) -> None:
         raise ServiceError(reason, code="forbidden")
 
 
-def _locking(conversations: QuerySet[Conversation]) -> QuerySet[Conversation]:
-    """Conversations read under a row lock, so concurrent changes apply one after another. Their
-    assignee comes in the same query (every event carries them) but only the conversation is locked."""
-    return conversations.select_for_update(of=("self",)).select_related("assignee")
+def _read_locked(where: str, params: list, order_by: str = "") -> Conversation | None:
+    """The first conversation (alias `c`) that `where` finds, read under a row lock, so concurrent
+    changes apply one after another. Its assignee (alias `a`) comes in the same query, since every
+    event carries them, but only the conversation is locked.
+
+    In SQL because every change starts here: the ORM spent about five times longer building this
+    query (a join and FOR UPDATE OF) than PostgreSQL spent running it. Rows become models as the
+    ORM makes them, with the backend's converters (JSON, and dates on SQLite)."""
+    conversation_fields = Conversation._meta.concrete_fields
+    agent_fields = Agent._meta.concrete_fields
+    with connection.cursor() as cursor:
+        cursor.execute(_locked_read_sql(connection.vendor, where, order_by), params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    compiler = Conversation.objects.all().query.get_compiler(connection=connection)
+    expressions = [f.get_col("c") for f in conversation_fields] + [f.get_col("a") for f in agent_fields]
+    row = next(compiler.apply_converters([row], compiler.get_converters(expressions)))
+    split = len(conversation_fields)
+    conversation = Conversation.from_db(connection.alias, [f.attname for f in conversation_fields], row[:split])
+    assignee = None
+    if conversation.assignee_id is not None:
+        assignee = Agent.from_db(connection.alias, [f.attname for f in agent_fields], row[split:])
+    Conversation.assignee.field.set_cached_value(conversation, assignee)
+    return conversation
+
+
+@functools.cache
+def _locked_read_sql(vendor: str, where: str, order_by: str) -> str:
+    quote = connection.ops.quote_name
+    conversation_columns = [f"c.{quote(f.column)}" for f in Conversation._meta.concrete_fields]
+    agent_columns = [f"a.{quote(f.column)}" for f in Agent._meta.concrete_fields]
+    assignee_column = quote(Conversation._meta.get_field("assignee").column)
+    sql = (
+        f"SELECT {', '.join(conversation_columns + agent_columns)} FROM {quote(Conversation._meta.db_table)} c"
+        f" LEFT JOIN {quote(Agent._meta.db_table)} a ON a.{quote(Agent._meta.pk.column)} = c.{assignee_column}"
+        f" WHERE {where} {order_by} LIMIT 1"
+    )
+    if connection.features.has_select_for_update_of:
+        sql += " FOR UPDATE OF c"
+    return sql
 
 
 def _locked(conversation: Conversation) -> Conversation:
-    return _locking(Conversation.objects.all()).get(pk=conversation.pk)
+    locked = _read_locked("c.id = %s", [conversation.pk])
+    if locked is None:
+        raise Conversation.DoesNotExist("The conversation was deleted.")
+    return locked
 
 
 def _record(conversation: Conversation, kind: str, *, actor: Agent | None = None, **data) -> ConversationEvent:
@@ -145,7 +186,7 @@ def agent_message_create(
     """An agent writes in a conversation by its id: `message_create`'s rules, with the conversation
     read once, under its lock, and not found when the agent may not see it (as everywhere else)."""
     _check_client_id(client_id)
-    conversation = _locking(Conversation.objects.filter(pk=conversation_id)).first()
+    conversation = _read_locked("c.id = %s", [conversation_id])
     if conversation is None or not permissions.can_view(agent, conversation):
         raise ServiceError(_("No such conversation."), code="not_found")
     channel = _message_channel(
@@ -302,8 +343,10 @@ def message_set_delivery(*, message: Message, status: str, error: str = "", exte
 
 
 def _latest_conversation(visitor: Visitor, channel: str) -> Conversation | None:
-    """The conversation the visitor writes in, locked."""
-    return _locking(selectors.visitor_conversations_on(visitor_id=visitor.pk, channel=channel)).first()
+    """The conversation the visitor writes in (as `selectors.visitor_conversations_on` orders them), locked."""
+    return _read_locked(
+        "c.visitor_id = %s AND c.channel = %s", [visitor.pk, channel], order_by="ORDER BY c.created_at DESC, c.id DESC"
+    )
 
 
 @transaction.atomic
