@@ -2,6 +2,7 @@
 tasks) call these and nothing else; refusals are raised as ServiceError."""
 
 import functools
+from typing import NamedTuple
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -27,6 +28,13 @@ def _refuse_if(reason: str | None) -> None:
         raise ServiceError(reason, code="forbidden")
 
 
+class _LockedRead(NamedTuple):
+    sql: str
+    columns: list  # the selected columns as expressions, for the backend's converters
+    conversation_attnames: list[str]
+    agent_attnames: list[str]
+
+
 def _read_locked(where: str, params: list, order_by: str = "") -> Conversation | None:
     """The first conversation (alias `c`) that `where` finds, read under a row lock, so concurrent
     changes apply one after another. Its assignee (alias `a`) comes in the same query, since every
@@ -35,39 +43,38 @@ def _read_locked(where: str, params: list, order_by: str = "") -> Conversation |
     In SQL because every change starts here: the ORM spent about five times longer building this
     query (a join and FOR UPDATE OF) than PostgreSQL spent running it. Rows become models as the
     ORM makes them, with the backend's converters (JSON, and dates on SQLite)."""
-    conversation_fields = Conversation._meta.concrete_fields
-    agent_fields = Agent._meta.concrete_fields
+    read = _locked_read(connection.vendor, where, order_by)
     with connection.cursor() as cursor:
-        cursor.execute(_locked_read_sql(connection.vendor, where, order_by), params)
+        cursor.execute(read.sql, params)
         row = cursor.fetchone()
     if row is None:
         return None
     compiler = Conversation.objects.all().query.get_compiler(connection=connection)
-    expressions = [f.get_col("c") for f in conversation_fields] + [f.get_col("a") for f in agent_fields]
-    row = next(compiler.apply_converters([row], compiler.get_converters(expressions)))
-    split = len(conversation_fields)
-    conversation = Conversation.from_db(connection.alias, [f.attname for f in conversation_fields], row[:split])
+    row = next(compiler.apply_converters([row], compiler.get_converters(read.columns)))
+    split = len(read.conversation_attnames)
+    conversation = Conversation.from_db(connection.alias, read.conversation_attnames, row[:split])
     assignee = None
     if conversation.assignee_id is not None:
-        assignee = Agent.from_db(connection.alias, [f.attname for f in agent_fields], row[split:])
+        assignee = Agent.from_db(connection.alias, read.agent_attnames, row[split:])
     Conversation.assignee.field.set_cached_value(conversation, assignee)
     return conversation
 
 
 @functools.cache
-def _locked_read_sql(vendor: str, where: str, order_by: str) -> str:
+def _locked_read(vendor: str, where: str, order_by: str) -> _LockedRead:
+    conversation_fields, agent_fields = Conversation._meta.concrete_fields, Agent._meta.concrete_fields
+    columns = [f.get_col("c") for f in conversation_fields] + [f.get_col("a") for f in agent_fields]
     quote = connection.ops.quote_name
-    conversation_columns = [f"c.{quote(f.column)}" for f in Conversation._meta.concrete_fields]
-    agent_columns = [f"a.{quote(f.column)}" for f in Agent._meta.concrete_fields]
+    selected = ", ".join(f"{column.alias}.{quote(column.target.column)}" for column in columns)
     assignee_column = quote(Conversation._meta.get_field("assignee").column)
     sql = (
-        f"SELECT {', '.join(conversation_columns + agent_columns)} FROM {quote(Conversation._meta.db_table)} c"
+        f"SELECT {selected} FROM {quote(Conversation._meta.db_table)} c"
         f" LEFT JOIN {quote(Agent._meta.db_table)} a ON a.{quote(Agent._meta.pk.column)} = c.{assignee_column}"
         f" WHERE {where} {order_by} LIMIT 1"
     )
     if connection.features.has_select_for_update_of:
         sql += " FOR UPDATE OF c"
-    return sql
+    return _LockedRead(sql, columns, [f.attname for f in conversation_fields], [f.attname for f in agent_fields])
 
 
 def _locked(conversation: Conversation) -> Conversation:
