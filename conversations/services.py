@@ -2,13 +2,13 @@
 tasks) call these and nothing else; refusals are raised as ServiceError."""
 
 import functools
-from typing import NamedTuple
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from helpdesk import events as hub
+from helpdesk import rows
 from helpdesk.errors import ServiceError, refused_on_conflict
 from helpdesk.models import Agent, AgentGroup
 from visitors.models import Visitor
@@ -28,44 +28,28 @@ def _refuse_if(reason: str | None) -> None:
         raise ServiceError(reason, code="forbidden")
 
 
-class _LockedRead(NamedTuple):
-    sql: str
-    columns: list  # the selected columns as expressions, for the backend's converters
-    conversation_attnames: list[str]
-    agent_attnames: list[str]
-
-
 def _read_locked(where: str, params: list, order_by: str = "") -> Conversation | None:
     """The first conversation (alias `c`) that `where` finds, read under a row lock, so concurrent
     changes apply one after another. Its assignee (alias `a`) comes in the same query, since every
     event carries them, but only the conversation is locked.
 
     In SQL because every change starts here: the ORM spent about five times longer building this
-    query (a join and FOR UPDATE OF) than PostgreSQL spent running it. Rows become models as the
-    ORM makes them, with the backend's converters (JSON, and dates on SQLite)."""
-    read = _locked_read(connection.vendor, where, order_by)
+    query (a join and FOR UPDATE OF) than PostgreSQL spent running it."""
+    conversation_columns, agent_columns = rows.columns(Conversation, "c"), rows.columns(Agent, "a")
     with connection.cursor() as cursor:
-        cursor.execute(read.sql, params)
+        cursor.execute(_locked_read_sql(connection.vendor, where, order_by), params)
         row = cursor.fetchone()
     if row is None:
         return None
-    compiler = Conversation.objects.all().query.get_compiler(connection=connection)
-    row = next(compiler.apply_converters([row], compiler.get_converters(read.columns)))
-    split = len(read.conversation_attnames)
-    conversation = Conversation.from_db(connection.alias, read.conversation_attnames, row[:split])
-    assignee = None
-    if conversation.assignee_id is not None:
-        assignee = Agent.from_db(connection.alias, read.agent_attnames, row[split:])
+    conversation, assignee = rows.from_row(row, conversation_columns, agent_columns)
     Conversation.assignee.field.set_cached_value(conversation, assignee)
     return conversation
 
 
 @functools.cache
-def _locked_read(vendor: str, where: str, order_by: str) -> _LockedRead:
-    conversation_fields, agent_fields = Conversation._meta.concrete_fields, Agent._meta.concrete_fields
-    columns = [f.get_col("c") for f in conversation_fields] + [f.get_col("a") for f in agent_fields]
+def _locked_read_sql(vendor: str, where: str, order_by: str) -> str:
     quote = connection.ops.quote_name
-    selected = ", ".join(f"{column.alias}.{quote(column.target.column)}" for column in columns)
+    selected = f"{rows.columns(Conversation, 'c').sql}, {rows.columns(Agent, 'a').sql}"
     assignee_column = quote(Conversation._meta.get_field("assignee").column)
     sql = (
         f"SELECT {selected} FROM {quote(Conversation._meta.db_table)} c"
@@ -74,7 +58,7 @@ def _locked_read(vendor: str, where: str, order_by: str) -> _LockedRead:
     )
     if connection.features.has_select_for_update_of:
         sql += " FOR UPDATE OF c"
-    return _LockedRead(sql, columns, [f.attname for f in conversation_fields], [f.attname for f in agent_fields])
+    return sql
 
 
 def _locked(conversation: Conversation) -> Conversation:
@@ -276,11 +260,11 @@ def _message_store(
     if external_id is None:
         # A repeated client id can only come from this conversation, whose lock we hold: the check
         # above is final.
-        message.save(force_insert=True)
+        rows.insert(message)
     else:
         try:
             with transaction.atomic():
-                message.save(force_insert=True)
+                rows.insert(message)
         except IntegrityError:
             # Another conversation's transaction stored the same channel message meanwhile.
             if duplicate := _existing_duplicate(conversation, channel, client_id, external_id):
@@ -300,7 +284,7 @@ def _message_store(
             conversation.assignee = agent
             fields.append("assignee")
             _record(conversation, ConversationEvent.Kind.JOINED, actor=agent, agent_id=agent.pk)
-    conversation.save(update_fields=fields)
+    rows.update(conversation, fields)
 
     hub.publish(
         {

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from conversations.models import Channel, Conversation, Message
 from helpdesk.models import Agent
-from helpdesk.selectors import agents_online
+from helpdesk.selectors import agents_online_with_membership
 from visitors.models import PageView
 
 from .models import Episode, NotificationSettings
@@ -23,24 +23,36 @@ def notification_settings_of(agent: Agent) -> NotificationSettings:
     return found or NotificationSettings(agent=agent)
 
 
+def _chatting() -> QuerySet[Agent]:
+    return Agent.objects.filter(is_active=True, can_chat=True)
+
+
+def _group_has_chatting_agents(group_id: int) -> bool:
+    return _chatting().filter(groups=group_id).exists()
+
+
 def agents_who_could_answer(conversation: Conversation) -> QuerySet[Agent]:
     """The agents of the conversation's group (everyone when it has none, or when its group has no
     agent who may chat), plus its assignee: those who may chat."""
-    chatting = Agent.objects.filter(is_active=True, can_chat=True)
+    chatting = _chatting()
     could = chatting
-    if conversation.group_id and chatting.filter(groups=conversation.group_id).exists():
+    if conversation.group_id and _group_has_chatting_agents(conversation.group_id):
         could = chatting.filter(groups=conversation.group_id)
     if conversation.assignee_id:
         return chatting.filter(Q(pk__in=could.values("pk")) | Q(pk=conversation.assignee_id))
     return could
 
 
-def agents_online_for(conversation: Conversation) -> list[Agent]:
-    """Who was online to answer: the assignee when online, else the online agents who could answer."""
-    online = agents_online()
-    if conversation.assignee_id and (assignee := list(online.filter(pk=conversation.assignee_id))):
-        return assignee
-    return list(online.filter(pk__in=agents_who_could_answer(conversation).values("pk")))
+def agent_ids_online_for(conversation: Conversation) -> list[int]:
+    """Who is online to answer: the assignee when online, else the online agents who could answer
+    (`agents_who_could_answer`)."""
+    online = agents_online_with_membership(conversation.group_id)
+    if conversation.assignee_id in {agent_id for agent_id, _member in online}:
+        return [conversation.assignee_id]
+    in_group = [agent_id for agent_id, member in online if member]
+    if in_group or (conversation.group_id and _group_has_chatting_agents(conversation.group_id)):
+        return in_group
+    return [agent_id for agent_id, _member in online]
 
 
 def agent_replied_since(episode: Episode) -> bool:

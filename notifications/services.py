@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from conversations.events import conversation_payload
 from conversations.models import Channel, Conversation, Message
 from helpdesk import events as hub
+from helpdesk import rows
 from helpdesk.errors import ServiceError
 from helpdesk.models import Agent
 from visitors.presence import presence
@@ -70,9 +71,9 @@ def _wants(agent: Agent, kind: str) -> bool:
 # --- Episodes ------------------------------------------------------------------------------------
 
 
-# The two statements below run on every message of a live chat, and are written in SQL: the ORM took
-# several times longer to build each than the database took to run it. Table and column names come
-# from the models.
+# The statements below run on every message of a live chat, and are written in SQL (see
+# `helpdesk.rows`): the ORM took several times longer to build each than the database took to run it.
+# Table and column names come from the models.
 def _sql_names() -> dict[str, str]:
     quote = connection.ops.quote_name
     return {
@@ -143,25 +144,23 @@ def notification_visitor_wrote(*, conversation: Conversation, message_id: int) -
     if open_episode is not None and not open_episode.answered:
         return open_episode.id
 
-    online = selectors.agents_online_for(conversation)
+    online = selectors.agent_ids_online_for(conversation)
     if online and conversation.channel != Channel.WEB:
         return None  # only the website has visitors who leave; someone online sees the message
     if online:
         kind, recipients, due_at = Episode.Kind.MISSED, online, None
     else:
-        kind, recipients = Episode.Kind.OFFLINE_MESSAGE, list(selectors.agents_who_could_answer(conversation))
+        kind = Episode.Kind.OFFLINE_MESSAGE
+        recipients = list(selectors.agents_who_could_answer(conversation).values_list("pk", flat=True))
         due_at = timezone.now() + timedelta(seconds=settings.NOTIFICATION_OFFLINE_DELAY)
     try:
         with transaction.atomic():
             if open_episode is not None:
                 # An agent replied in between and that reply's own event has not arrived yet.
                 _end_episodes(conversation.pk, reason="answered", before_message_id=message_id)
-            episode = Episode.objects.create(
-                conversation_id=conversation.pk, start_message_id=message_id, kind=kind, due_at=due_at
-            )
-            EpisodeRecipient.objects.bulk_create(
-                [EpisodeRecipient(episode=episode, agent=agent) for agent in recipients]
-            )
+            episode = Episode(conversation_id=conversation.pk, start_message_id=message_id, kind=kind, due_at=due_at)
+            rows.insert(episode)
+            rows.insert(*(EpisodeRecipient(episode=episode, agent_id=agent_id) for agent_id in recipients))
             if kind == Episode.Kind.OFFLINE_MESSAGE:
                 _enqueue_check(episode, countdown=settings.NOTIFICATION_OFFLINE_DELAY)
     except IntegrityError:

@@ -1,0 +1,142 @@
+"""Single-row reads and writes in plain SQL, for the statements every chat message runs.
+
+On the message path the ORM spent several times longer building each statement than the database
+spent running it (py-spy on the chat benchmark's servers: about a quarter of a process's CPU). Here a
+model's statement is built once per process and reused. What is written and read is what the ORM
+would write and read: each field's `pre_save` and database conversion going in, the backend's
+converters coming out. No model signals are sent, so these are only for models no receiver listens
+to, and `update` writes exactly the fields it is given.
+"""
+
+import functools
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from django.db import DatabaseError, connection, connections
+from django.db.models import Model
+
+
+def _quote(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+class _Insert(NamedTuple):
+    into: str  # "INSERT INTO table (columns) VALUES "
+    row: str  # "(%s, ...)", once per row
+    returning: str
+    fields: list
+
+
+@functools.cache
+def _insert_statement(model: type[Model], vendor: str) -> _Insert:
+    meta = model._meta
+    fields = [field for field in meta.concrete_fields if field is not meta.auto_field]
+    names = ", ".join(_quote(field.column) for field in fields)
+    return _Insert(
+        f"INSERT INTO {_quote(meta.db_table)} ({names}) VALUES ",
+        "(" + ", ".join(["%s"] * len(fields)) + ")",
+        f" RETURNING {_quote(meta.pk.column)}",
+        fields,
+    )
+
+
+def insert(*instances: Model) -> None:
+    """Store new rows of one model in one statement, as `save(force_insert=True)` would each, and
+    give each instance its primary key."""
+    if not instances:
+        return
+    if not connection.features.can_return_rows_from_bulk_insert:
+        for instance in instances:  # the ORM knows how this backend tells the new keys
+            instance.save(force_insert=True)
+        return
+    statement = _insert_statement(type(instances[0]), connection.vendor)
+    params = [
+        field.get_db_prep_save(field.pre_save(instance, True), connection)
+        for instance in instances
+        for field in statement.fields
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(statement.into + ", ".join([statement.row] * len(instances)) + statement.returning, params)
+        keys = cursor.fetchall()
+    for instance, (key,) in zip(instances, keys, strict=True):
+        instance.pk = key
+        instance._state.adding = False
+        instance._state.db = connection.alias
+
+
+@functools.cache
+def _update(model: type[Model], vendor: str, field_names: tuple[str, ...]) -> tuple[str, list]:
+    meta = model._meta
+    fields = [meta.get_field(name) for name in field_names]
+    assignments = ", ".join(f"{_quote(field.column)} = %s" for field in fields)
+    return f"UPDATE {_quote(meta.db_table)} SET {assignments} WHERE {_quote(meta.pk.column)} = %s", fields
+
+
+def update(instance: Model, fields: list[str]) -> None:
+    """Write these fields of a stored row, as `save(update_fields=fields)` would."""
+    sql, model_fields = _update(type(instance), connection.vendor, tuple(fields))
+    params = [field.get_db_prep_save(field.pre_save(instance, False), connection) for field in model_fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, instance.pk])
+        if cursor.rowcount != 1:
+            raise DatabaseError(f"{type(instance).__name__} {instance.pk} was not found to update.")
+
+
+@dataclass(frozen=True, eq=False)  # one per model and alias (`columns`): compared by identity
+class Columns:
+    """A model's columns as a query selects them under a table alias."""
+
+    model: type[Model]
+    sql: str  # "alias.column, ..."
+    expressions: tuple  # for the backend's converters
+    attnames: tuple[str, ...]
+    pk_index: int
+
+
+def columns(model: type[Model], alias: str) -> Columns:
+    return _columns(model, alias, connection.vendor)
+
+
+@functools.cache
+def _columns(model: type[Model], alias: str, vendor: str) -> Columns:
+    fields = model._meta.concrete_fields
+    return Columns(
+        model,
+        ", ".join(f"{alias}.{_quote(field.column)}" for field in fields),
+        tuple(field.get_col(alias) for field in fields),
+        tuple(field.attname for field in fields),
+        fields.index(model._meta.pk),
+    )
+
+
+def from_row(row, *selected: Columns) -> list[Model | None]:
+    """The models a row holds, one after another as `selected` lists their columns, made as the ORM
+    makes them (the backend's converters, then `from_db`). A model whose key is NULL (an outer join
+    that found nothing) is None."""
+    compiler, converters = _converters(connections[connection.alias], selected)
+    row = next(compiler.apply_converters([row], converters))
+    models, start = [], 0
+    for chosen in selected:
+        values = row[start : start + len(chosen.attnames)]
+        start += len(chosen.attnames)
+        found = values[chosen.pk_index] is not None
+        models.append(chosen.model.from_db(connection.alias, chosen.attnames, values) if found else None)
+    return models
+
+
+@functools.lru_cache(maxsize=256)
+def _converters(database, selected: tuple[Columns, ...]):
+    """Worked out once per connection (a database thread's): asking each column took longer than
+    reading the row."""
+    expressions = [expression for chosen in selected for expression in chosen.expressions]
+    compiler = selected[0].model.objects.all().query.get_compiler(connection=database)
+    return compiler, compiler.get_converters(expressions)
+
+
+def read_one(model: type[Model], where: str, params: list) -> Model | None:
+    """The first row of `model` (alias `t`) that `where` finds, or None."""
+    chosen = columns(model, "t")
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {chosen.sql} FROM {_quote(model._meta.db_table)} t WHERE {where} LIMIT 1", params)
+        row = cursor.fetchone()
+    return from_row(row, chosen)[0] if row is not None else None

@@ -1,0 +1,87 @@
+"""The hot path's plain-SQL reads and writes store and load rows exactly as the ORM does."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import DatabaseError
+from django.utils import timezone
+
+from conversations.models import Conversation, ConversationEvent, Message
+from helpdesk import rows
+from helpdesk.models import Agent
+
+from ..factories import AgentFactory, ConversationFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def fields_of(instance) -> dict:
+    return {field.attname: getattr(instance, field.attname) for field in type(instance)._meta.concrete_fields}
+
+
+def test_inserted_rows_read_back_through_the_orm_as_they_were_given():
+    conversation = ConversationFactory()
+    agent = AgentFactory()
+    written = timezone.now() - timedelta(minutes=3)
+    first = ConversationEvent(conversation=conversation, kind="joined", actor=agent, data={"agent_id": 7, "é": [1]})
+    second = ConversationEvent(conversation=conversation, kind="tagged", data={}, created_at=written)
+
+    rows.insert(first, second)
+
+    assert first.pk and second.pk and first.pk != second.pk
+    assert not first._state.adding
+    assert fields_of(ConversationEvent.objects.get(pk=first.pk)) == fields_of(first)
+    assert fields_of(ConversationEvent.objects.get(pk=second.pk)) == fields_of(second)
+
+
+def test_update_writes_only_the_fields_it_is_given():
+    conversation = ConversationFactory(page_url="https://shop.example.com/")
+    answered = timezone.now()
+    conversation.first_response_at = answered
+    conversation.page_url = "https://elsewhere.example.com/"  # changed here, but not asked to be written
+
+    rows.update(conversation, ["first_response_at"])
+
+    stored = Conversation.objects.get(pk=conversation.pk)
+    assert stored.first_response_at == answered
+    assert stored.page_url == "https://shop.example.com/"
+
+
+def test_update_of_a_row_that_is_gone_is_an_error_not_silence():
+    conversation = ConversationFactory()
+    Conversation.objects.filter(pk=conversation.pk).delete()
+
+    with pytest.raises(DatabaseError):
+        rows.update(conversation, ["status"])
+
+
+def test_read_one_loads_the_model_as_the_orm_does_and_none_when_nothing_matches():
+    agent = AgentFactory(online=True)
+
+    found = rows.read_one(Agent, "t.id = %s AND t.is_active = %s", [agent.pk, True])
+
+    assert fields_of(found) == fields_of(Agent.objects.get(pk=agent.pk))
+    assert rows.read_one(Agent, "t.id = %s", [agent.pk + 1000]) is None
+
+
+def test_a_message_stored_in_sql_is_the_message_the_orm_stores():
+    conversation = ConversationFactory()
+    by_orm = Message.objects.create(conversation=conversation, author="visitor", body="hi", client_id="c1")
+    by_sql = Message(conversation=conversation, author="visitor", body="hi", client_id="c2")
+    by_sql.created_at = by_orm.created_at
+
+    rows.insert(by_sql)
+
+    stored = {fields_of(message)["id"]: fields_of(message) for message in Message.objects.all()}
+    assert stored[by_sql.pk] == fields_of(by_orm) | {"id": by_sql.pk, "client_id": "c2"}
+
+
+def test_on_a_backend_that_cannot_return_keys_the_orm_inserts_instead(monkeypatch):
+    from django.db import connection
+
+    monkeypatch.setattr(type(connection.features), "can_return_rows_from_bulk_insert", False)
+    event = ConversationEvent(conversation=ConversationFactory(), kind="created")
+
+    rows.insert(event)
+
+    assert ConversationEvent.objects.get(pk=event.pk).kind == "created"
