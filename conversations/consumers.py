@@ -168,11 +168,11 @@ class JsonProtocolConsumer(AsyncWebsocketConsumer):
         await self.send_json(body)
 
     async def send_json(self, content: dict):
-        await self.send(text_data=json.dumps(content, separators=(",", ":")))
+        await self.send(text_data=realtime.encode(content))
 
     async def frame_send(self, event):
-        """A frame from the live fan-out (`conversations.realtime`)."""
-        await self.send_json(event["frame"])
+        """A frame from the live fan-out (`conversations.realtime.frame_message`), encoded already."""
+        await self.send(text_data=event["text"])
 
     async def join(self, *groups: str):
         for group in groups:
@@ -352,7 +352,7 @@ class VisitorConsumer(JsonProtocolConsumer):
         )
         event = {"type": "typing", "author": "visitor", "conversation_id": conversation.pk, "typing": typing}
         for group in groups:
-            await self.channel_layer.group_send(group, {"type": "frame.send", "frame": event})
+            await self.channel_layer.group_send(group, realtime.frame_message(event))
 
     async def page_view(self, frame):
         url = frame.get("url")
@@ -596,10 +596,10 @@ class AgentConsumer(JsonProtocolConsumer):
             "agent": agent,
         }
         await self.channel_layer.group_send(
-            realtime.visitor_group(conversation.visitor_id), {"type": "frame.send", "frame": to_visitor}
+            realtime.visitor_group(conversation.visitor_id), realtime.frame_message(to_visitor)
         )
         await self.channel_layer.group_send(
-            realtime.conversation_group(conversation.pk), {"type": "frame.send", "frame": to_colleagues}
+            realtime.conversation_group(conversation.pk), realtime.frame_message(to_colleagues)
         )
 
     async def conversation_action(self, frame):

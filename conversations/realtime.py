@@ -12,6 +12,7 @@ The database is the source of truth; this is best effort. A client that reconnec
 missed by message id.
 """
 
+import json
 import logging
 
 from asgiref.sync import async_to_sync
@@ -114,9 +115,19 @@ def send_to_groups(*deliveries: tuple[list[str], dict]) -> None:
     async_to_sync(_send_all)(layer, deliveries)
 
 
+def encode(frame: dict) -> str:
+    return json.dumps(frame, separators=(",", ":"))
+
+
+def frame_message(frame: dict) -> dict:
+    """The channel-layer message that has sockets send `frame`: encoded once here, not by each of
+    the sockets it reaches."""
+    return {"type": "frame.send", "text": encode(frame)}
+
+
 async def _send_all(layer, deliveries):
     for groups, frame in deliveries:
-        message = {"type": "frame.send", "frame": frame}
+        message = frame_message(frame)
         groups = list(dict.fromkeys(groups))
         if hasattr(layer, "group_send_many"):
             await layer.group_send_many(groups, message)

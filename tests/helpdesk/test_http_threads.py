@@ -55,8 +55,9 @@ async def test_an_action_over_http_reaches_the_dashboards_live_from_the_servers_
     assert response.status_code == 200
     assert response.json()["status"] == "resolved"
     event = await asyncio.wait_for(layer.receive(dashboard), timeout=2)
-    assert event["frame"]["type"] == "conversation.resolved"
-    assert event["frame"]["conversation"]["id"] == conversation.pk
+    frame = json.loads(event["text"])
+    assert frame["type"] == "conversation.resolved"
+    assert frame["conversation"]["id"] == conversation.pk
     assert loops == [asyncio.get_running_loop()]
 
 
