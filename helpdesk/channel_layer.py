@@ -1,5 +1,6 @@
 """The production channel layer: channels_redis's core layer, configured so load cannot silently drop
-fan-out or starve sockets, and able to send one message to several groups in two round trips.
+fan-out or starve sockets, able to send one message to several groups in two round trips, and taking
+every message waiting for a process's sockets in one (`receive_single`).
 
 Out of the box the core layer has four ways to lose messages or sockets under load: redis-py's
 asyncio pool allows 100 connections and then fails; a group member whose queue holds `capacity`
@@ -63,6 +64,24 @@ redis.call('DEL', ARGV[2])
 """
 
 
+# The process's next messages, up to ARGV[1], moved to the backup queue in one step and returned
+# (member, score, ...). What an earlier pop left in the backup (its consumer was cancelled before the
+# messages reached the process's buffers) goes back to the head of the queue first, as in
+# RESTORE_BACKUP_LUA. KEYS: the channel key, its backup queue.
+POP_BATCH_LUA = """
+local backed_up = redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')
+for i = #backed_up, 1, -2 do
+    redis.call('ZADD', KEYS[1], backed_up[i], backed_up[i - 1])
+end
+redis.call('DEL', KEYS[2])
+local popped = redis.call('ZPOPMIN', KEYS[1], ARGV[1])
+for i = 1, #popped, 2 do
+    redis.call('ZADD', KEYS[2], popped[i + 1], popped[i])
+end
+return popped
+"""
+
+
 def _put_back(connection, channel: str, popped: asyncio.Future) -> None:
     """Return a message popped for a consumer that has gone to the head of its queue (its score keeps
     its place)."""
@@ -80,12 +99,20 @@ def _log_failed_return(returned: asyncio.Future) -> None:
 
 class ReliableRedisChannelLayer(RedisChannelLayer):
     def __init__(
-        self, hosts=None, capacity=10_000, max_connections=1_000, pool_timeout=None, socket_timeout=30, **kwargs
+        self,
+        hosts=None,
+        capacity=10_000,
+        max_connections=1_000,
+        pool_timeout=None,
+        socket_timeout=30,
+        receive_batch=100,
+        **kwargs,
     ):
         super().__init__(hosts=hosts, capacity=capacity, **kwargs)
         self.max_connections = max_connections
         self.pool_timeout = pool_timeout
         self.socket_timeout = max(socket_timeout, self.brpop_timeout + 5)
+        self.receive_batch = receive_batch
 
     async def _brpop_with_clean(self, index, channel, timeout):
         """channels_redis's pop of the process's next message, which a cancelled consumer cannot lose.
@@ -114,6 +141,62 @@ class ReliableRedisChannelLayer(RedisChannelLayer):
             await backed_up
             raise
         return member
+
+    async def receive_single(self, channel):
+        """The process's next messages, for all of its sockets: every message waiting (up to
+        `receive_batch`) in one round trip, where channels_redis takes four per message (put back
+        the backup, pop, back it up, clean the backup). Only when none waits does it block in Redis
+        for one, as channels_redis does.
+
+        The messages reach the sockets' buffers in their order: all but the last here, the last by
+        `receive`, which buffers what this returns with no await in between."""
+        if not channel.endswith("!"):  # a channel of its own, read by one consumer
+            return await super().receive_single(channel)
+        assert self.require_valid_channel_name(channel, receive=True), "Channel name invalid"
+        index = self.consistent_hash(channel)
+        channel_key = self.prefix + channel
+        await self.receive_clean_locks.acquire(channel_key)
+        try:
+            contents = await self._pop_waiting(index, channel_key)
+            # The backup holds exactly this pop's messages until they are in the buffers (the lock
+            # keeps the next pop out until the cleaner has run).
+            cleaner = asyncio.ensure_future(self._clean_receive_backup(index, channel_key))
+            self.receive_cleaners.append(cleaner)
+
+            def _cleanup_done(cleaner):
+                self.receive_cleaners.remove(cleaner)
+                self.receive_clean_locks.release(channel_key)
+
+            cleaner.add_done_callback(_cleanup_done)
+        except BaseException:
+            self.receive_clean_locks.release(channel_key)
+            raise
+        messages = [self._addressed(channel, self.deserialize(content)) for content in contents]
+        for message_channel, message in messages[:-1]:
+            for name in message_channel if isinstance(message_channel, list) else [message_channel]:
+                self.receive_buffer[name].put_nowait(message)
+        return messages[-1]
+
+    async def _pop_waiting(self, index, channel_key) -> list[bytes]:
+        popped = await self.connection(index).eval(
+            POP_BATCH_LUA, 2, channel_key, self._backup_channel_name(channel_key), self.receive_batch
+        )
+        if popped:
+            return popped[0::2]
+        content = None
+        while content is None:
+            content = await self._brpop_with_clean(index, channel_key, timeout=self.brpop_timeout)
+        return [content]
+
+    @staticmethod
+    def _addressed(channel, message: dict):
+        """(the channel or channels a message is for, the message), as channels_redis unpacks it."""
+        if "__asgi_channel__" in message:
+            channel = message.pop("__asgi_channel__")
+        return channel, message
+
+    async def _clean_receive_backup(self, index, channel):
+        await self.connection(index).delete(self._backup_channel_name(channel))
 
     def create_pool(self, index):
         host = self.hosts[index].copy()

@@ -91,3 +91,57 @@ async def test_a_socket_closing_while_the_process_receives_loses_no_other_socket
 
     assert (await asyncio.wait_for(waiting, 2))["n"] == 1
     await layer.flush()
+
+
+@pytest.mark.asyncio
+async def test_messages_waiting_for_a_process_reach_each_socket_once_and_in_order(redis_url):
+    """A process takes every message waiting for its sockets in one round trip."""
+    layer = ReliableRedisChannelLayer(hosts=[redis_url], prefix="test-batch", receive_batch=4)
+    await layer.flush()
+    first, second = await layer.new_channel(), await layer.new_channel()
+    for n in range(10):
+        await layer.send(first if n % 3 else second, {"type": "frame.send", "n": n})
+    await layer.group_add("both", first)
+    await layer.group_add("both", second)
+    await layer.group_send_many(["both"], {"type": "frame.send", "n": 10})
+
+    got_first = [(await received(layer, first))["n"] for _ in range(7)]
+    got_second = [(await received(layer, second))["n"] for _ in range(5)]
+
+    assert got_first == [1, 2, 4, 5, 7, 8, 10]
+    assert got_second == [0, 3, 6, 9, 10]
+    assert await received(layer, first) is None
+    assert await received(layer, second) is None
+    await layer.flush()
+
+
+@pytest.mark.asyncio
+async def test_messages_taken_by_a_receive_that_is_cancelled_go_to_the_next_receive(redis_url, monkeypatch):
+    """Redis has moved the waiting messages to the process's backup queue, and the receiving socket
+    closes before the reply is read: the next receive gets them, in order."""
+    from helpdesk.channel_layer import POP_BATCH_LUA
+
+    layer = ReliableRedisChannelLayer(hosts=[redis_url], prefix="test-batch-cancelled")
+    await layer.flush()
+    closing, staying = await layer.new_channel(), await layer.new_channel()
+    for n in range(3):
+        await layer.send(staying, {"type": "frame.send", "n": n})
+    redis_client = type(layer.connection(0))
+    real_eval = redis_client.eval
+    cancelled = []
+
+    async def eval_then_cancelled(self, script, *args):
+        result = await real_eval(self, script, *args)
+        if script == POP_BATCH_LUA and not cancelled:
+            cancelled.append(result)
+            raise asyncio.CancelledError
+        return result
+
+    monkeypatch.setattr(redis_client, "eval", eval_then_cancelled)
+    with pytest.raises(asyncio.CancelledError):
+        await layer.receive(closing)
+
+    assert len(cancelled[0]) == 6  # Redis had handed over all three
+    assert [(await received(layer, staying))["n"] for _ in range(3)] == [0, 1, 2]
+    assert await received(layer, staying) is None
+    await layer.flush()
