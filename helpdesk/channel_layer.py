@@ -54,32 +54,27 @@ return over_capacity
 
 
 # channels_redis's own: the messages a pop took but whose consumer did not finish with them go back to
-# the head of the queue, in their order (ARGV: the channel key, its backup queue).
+# the head of the queue, in their order (KEYS: the channel key, its backup queue).
 RESTORE_BACKUP_LUA = """
-local backed_up = redis.call('ZRANGE', ARGV[2], 0, -1, 'WITHSCORES')
-for i = #backed_up, 1, -2 do
-    redis.call('ZADD', ARGV[1], backed_up[i], backed_up[i - 1])
-end
-redis.call('DEL', ARGV[2])
-"""
-
-
-# The process's next messages, up to ARGV[1], moved to the backup queue in one step and returned
-# (member, score, ...). What an earlier pop left in the backup (its consumer was cancelled before the
-# messages reached the process's buffers) goes back to the head of the queue first, as in
-# RESTORE_BACKUP_LUA. KEYS: the channel key, its backup queue.
-POP_BATCH_LUA = """
 local backed_up = redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')
 for i = #backed_up, 1, -2 do
     redis.call('ZADD', KEYS[1], backed_up[i], backed_up[i - 1])
 end
 redis.call('DEL', KEYS[2])
+"""
+
+# After that, the process's next messages, up to ARGV[1], are moved to the backup queue in the same
+# step and returned (member, score, ...).
+POP_BATCH_LUA = (
+    RESTORE_BACKUP_LUA
+    + """
 local popped = redis.call('ZPOPMIN', KEYS[1], ARGV[1])
 for i = 1, #popped, 2 do
     redis.call('ZADD', KEYS[2], popped[i + 1], popped[i])
 end
 return popped
 """
+)
 
 
 def _put_back(connection, channel: str, popped: asyncio.Future) -> None:
@@ -124,7 +119,7 @@ class ReliableRedisChannelLayer(RedisChannelLayer):
         queue before the consumer may go (the next pop puts the backup back in the queue first)."""
         backup_queue = self._backup_channel_name(channel)
         connection = self.connection(index)
-        await connection.eval(RESTORE_BACKUP_LUA, 0, channel, backup_queue)
+        await connection.eval(RESTORE_BACKUP_LUA, 2, channel, backup_queue)
         popped = asyncio.ensure_future(connection.bzpopmin(channel, timeout=timeout))
         try:
             result = await asyncio.shield(popped)
@@ -144,9 +139,10 @@ class ReliableRedisChannelLayer(RedisChannelLayer):
 
     async def receive_single(self, channel):
         """The process's next messages, for all of its sockets: every message waiting (up to
-        `receive_batch`) in one round trip, where channels_redis takes four per message (put back
-        the backup, pop, back it up, clean the backup). Only when none waits does it block in Redis
-        for one, as channels_redis does.
+        `receive_batch`) in two round trips, where channels_redis takes four per message (put back
+        the backup, pop, back it up, clean the backup). When none waits, it blocks in Redis for the
+        next one, which is not backed up: that pop is never cancelled (`_pop_next`), and the message
+        reaches the buffers with no await in between.
 
         The messages reach the sockets' buffers in their order: all but the last here, the last by
         `receive`, which buffers what this returns with no await in between."""
@@ -157,9 +153,16 @@ class ReliableRedisChannelLayer(RedisChannelLayer):
         channel_key = self.prefix + channel
         await self.receive_clean_locks.acquire(channel_key)
         try:
-            contents = await self._pop_waiting(index, channel_key)
-            # The backup holds exactly this pop's messages until they are in the buffers (the lock
-            # keeps the next pop out until the cleaner has run).
+            waiting = await self.connection(index).eval(
+                POP_BATCH_LUA, 2, channel_key, self._backup_channel_name(channel_key), self.receive_batch
+            )
+            contents = waiting[0::2] or [await self._pop_next(index, channel_key)]
+        except BaseException:
+            self.receive_clean_locks.release(channel_key)
+            raise
+        if waiting:
+            # The backup holds this batch until it is in the buffers; the lock keeps the next pop
+            # out until the cleaner has emptied it.
             cleaner = asyncio.ensure_future(self._clean_receive_backup(index, channel_key))
             self.receive_cleaners.append(cleaner)
 
@@ -168,25 +171,27 @@ class ReliableRedisChannelLayer(RedisChannelLayer):
                 self.receive_clean_locks.release(channel_key)
 
             cleaner.add_done_callback(_cleanup_done)
-        except BaseException:
+        else:
             self.receive_clean_locks.release(channel_key)
-            raise
         messages = [self._addressed(channel, self.deserialize(content)) for content in contents]
         for message_channel, message in messages[:-1]:
             for name in message_channel if isinstance(message_channel, list) else [message_channel]:
                 self.receive_buffer[name].put_nowait(message)
         return messages[-1]
 
-    async def _pop_waiting(self, index, channel_key) -> list[bytes]:
-        popped = await self.connection(index).eval(
-            POP_BATCH_LUA, 2, channel_key, self._backup_channel_name(channel_key), self.receive_batch
-        )
-        if popped:
-            return popped[0::2]
-        content = None
-        while content is None:
-            content = await self._brpop_with_clean(index, channel_key, timeout=self.brpop_timeout)
-        return [content]
+    async def _pop_next(self, index, channel_key) -> bytes:
+        """Block until a message arrives. A consumer cancelled meanwhile does not cancel the pop:
+        what it gets goes back to the head of the queue."""
+        connection = self.connection(index)
+        while True:
+            popped = asyncio.ensure_future(connection.bzpopmin(channel_key, timeout=self.brpop_timeout))
+            try:
+                result = await asyncio.shield(popped)
+            except asyncio.CancelledError:
+                popped.add_done_callback(functools.partial(_put_back, connection, channel_key))
+                raise
+            if result is not None:
+                return result[1]
 
     @staticmethod
     def _addressed(channel, message: dict):
