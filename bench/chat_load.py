@@ -41,7 +41,7 @@ QUICK = {"visitors": 40, "agents": 3, "steps": [25, 50], "step_seconds": 3, "idl
 FULL = {
     "visitors": 200,
     "agents": 5,
-    "steps": [25, 50, 75, 100, 150, 250, 500, 750, 1000, 1500],
+    "steps": [25, 50, 100, 150, 200, 250, 300, 400, 500, 750, 1000],
     "step_seconds": 10,
     "idle_sockets": 10_000,
     "storm_rate": 250,
