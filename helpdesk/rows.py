@@ -65,7 +65,7 @@ def insert(*instances: Model) -> None:
 
 
 @functools.cache
-def _update(model: type[Model], vendor: str, field_names: tuple[str, ...]) -> tuple[str, list]:
+def _update_statement(model: type[Model], vendor: str, field_names: tuple[str, ...]) -> tuple[str, list]:
     meta = model._meta
     fields = [meta.get_field(name) for name in field_names]
     assignments = ", ".join(f"{_quote(field.column)} = %s" for field in fields)
@@ -74,7 +74,7 @@ def _update(model: type[Model], vendor: str, field_names: tuple[str, ...]) -> tu
 
 def update(instance: Model, fields: list[str]) -> None:
     """Write these fields of a stored row, as `save(update_fields=fields)` would."""
-    sql, model_fields = _update(type(instance), connection.vendor, tuple(fields))
+    sql, model_fields = _update_statement(type(instance), connection.vendor, tuple(fields))
     params = [field.get_db_prep_save(field.pre_save(instance, False), connection) for field in model_fields]
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, instance.pk])
