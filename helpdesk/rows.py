@@ -74,7 +74,7 @@ def _update_statement(model: type[Model], vendor: str, field_names: tuple[str, .
 
 def update(instance: Model, fields: list[str]) -> None:
     """Write these fields of a stored row, as `save(update_fields=fields)` would."""
-    sql, model_fields = _update_statement(type(instance), connection.vendor, tuple(fields))
+    sql, model_fields = _update_statement(type(instance), connection.vendor, tuple(dict.fromkeys(fields)))
     params = [field.get_db_prep_save(field.pre_save(instance, False), connection) for field in model_fields]
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, instance.pk])

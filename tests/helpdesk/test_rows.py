@@ -40,7 +40,7 @@ def test_update_writes_only_the_fields_it_is_given():
     conversation.first_response_at = answered
     conversation.page_url = "https://elsewhere.example.com/"  # changed here, but not asked to be written
 
-    rows.update(conversation, ["first_response_at"])
+    rows.update(conversation, ["first_response_at", "first_response_at"])  # named twice: written once
 
     stored = Conversation.objects.get(pk=conversation.pk)
     assert stored.first_response_at == answered
