@@ -1,6 +1,6 @@
 """The production channel layer: channels_redis's core layer, configured so load cannot silently drop
 fan-out or starve sockets, able to send one message to several groups in two round trips, and taking
-every message waiting for a process's sockets in one (`receive_single`).
+every message waiting for a process's sockets in two (`receive_single`).
 
 Out of the box the core layer has four ways to lose messages or sockets under load: redis-py's
 asyncio pool allows 100 connections and then fails; a group member whose queue holds `capacity`
