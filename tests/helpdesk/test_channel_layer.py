@@ -95,7 +95,8 @@ async def test_a_socket_closing_while_the_process_receives_loses_no_other_socket
 
 @pytest.mark.asyncio
 async def test_messages_waiting_for_a_process_reach_each_socket_once_and_in_order(redis_url):
-    """A process takes every message waiting for its sockets in one round trip."""
+    """A process takes the messages waiting for its sockets in batches (here of four), and a message
+    for two of its sockets (a group send) is one entry in the queue."""
     layer = ReliableRedisChannelLayer(hosts=[redis_url], prefix="test-batch", receive_batch=4)
     await layer.flush()
     first, second = await layer.new_channel(), await layer.new_channel()
