@@ -391,6 +391,10 @@ def last_message_id(conversation: Conversation) -> int:
     return Message.objects.filter(conversation=conversation).order_by("-id").values_list("id", flat=True).first() or 0
 
 
+# A visitor's conversations, latest first (`visitor_conversations_on`, and the services' locked read).
+LATEST_FIRST = ("-created_at", "-id")
+
+
 def visitor_conversations_on(*, visitor_id: int, channel: str) -> QuerySet[Conversation]:
     """A visitor's conversations on one channel, latest first: the first is the one they write in."""
-    return Conversation.objects.filter(visitor_id=visitor_id, channel=channel).order_by("-created_at", "-id")
+    return Conversation.objects.filter(visitor_id=visitor_id, channel=channel).order_by(*LATEST_FIRST)

@@ -133,6 +133,15 @@ def _converters(database, selected: tuple[Columns, ...]):
     return compiler, compiler.get_converters(expressions)
 
 
+def order_by(model: type[Model], alias: str, ordering: tuple[str, ...]) -> str:
+    """An ORM ordering ("-created_at", "id") as SQL on the model's table under `alias`."""
+    terms = []
+    for name in ordering:
+        column = _quote(model._meta.get_field(name.lstrip("-")).column)
+        terms.append(f"{alias}.{column} {'DESC' if name.startswith('-') else 'ASC'}")
+    return "ORDER BY " + ", ".join(terms)
+
+
 def read_one(model: type[Model], where: str, params: list) -> Model | None:
     """The first row of `model` (alias `t`) that `where` finds, or None."""
     chosen = columns(model, "t")
