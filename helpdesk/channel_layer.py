@@ -21,7 +21,7 @@ connect and reply are bounded by the socket timeouts, so a waiter always gets on
 A fifth way, found by the benchmark's reconnect storm: the consumers of a process take turns popping
 the process's messages off Redis, and a socket that closes cancels its consumer's pop. A message Redis
 had just handed to that pop was lost, whichever socket it was for. Here the pop is not cancelled, and
-what it gets goes back to the queue (`_brpop_with_clean`).
+what it gets goes back to the queue (`_uncancelled_pop`).
 """
 
 import asyncio
@@ -53,28 +53,33 @@ return over_capacity
 """
 
 
-# channels_redis's own: the messages a pop took but whose consumer did not finish with them go back to
-# the head of the queue, in their order (KEYS: the channel key, its backup queue).
-RESTORE_BACKUP_LUA = """
+# The process's next messages, up to ARGV[1], moved to the backup queue in one step and returned
+# (member, score, ...). First, as channels_redis does before each pop, what an earlier pop left in the
+# backup (its consumer was cancelled before the messages reached the buffers) goes back to the head of
+# the queue, in order. KEYS: the channel key, its backup queue.
+POP_BATCH_LUA = """
 local backed_up = redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')
 for i = #backed_up, 1, -2 do
     redis.call('ZADD', KEYS[1], backed_up[i], backed_up[i - 1])
 end
 redis.call('DEL', KEYS[2])
-"""
-
-# After that, the process's next messages, up to ARGV[1], are moved to the backup queue in the same
-# step and returned (member, score, ...).
-POP_BATCH_LUA = (
-    RESTORE_BACKUP_LUA
-    + """
 local popped = redis.call('ZPOPMIN', KEYS[1], ARGV[1])
 for i = 1, #popped, 2 do
     redis.call('ZADD', KEYS[2], popped[i + 1], popped[i])
 end
 return popped
 """
-)
+
+
+async def _uncancelled_pop(connection, channel: str, timeout):
+    """`BZPOPMIN` that a cancelled consumer does not cancel: what it gets then goes back to the head
+    of the queue (`_put_back`). Redis may already have handed it a message for another socket."""
+    popped = asyncio.ensure_future(connection.bzpopmin(channel, timeout=timeout))
+    try:
+        return await asyncio.shield(popped)
+    except asyncio.CancelledError:
+        popped.add_done_callback(functools.partial(_put_back, connection, channel))
+        raise
 
 
 def _put_back(connection, channel: str, popped: asyncio.Future) -> None:
@@ -109,34 +114,6 @@ class ReliableRedisChannelLayer(RedisChannelLayer):
         self.socket_timeout = max(socket_timeout, self.brpop_timeout + 5)
         self.receive_batch = receive_batch
 
-    async def _brpop_with_clean(self, index, channel, timeout):
-        """channels_redis's pop of the process's next message, which a cancelled consumer cannot lose.
-
-        The process's consumers take turns popping its messages for all of them, and a socket that
-        closes cancels its consumer's pop. Redis may have handed that pop a message already, for any
-        socket of the process: the pop is not cancelled with its consumer, and what it gets goes back
-        to the head of the queue, for the next pop. Once popped, a message is copied to the backup
-        queue before the consumer may go (the next pop puts the backup back in the queue first)."""
-        backup_queue = self._backup_channel_name(channel)
-        connection = self.connection(index)
-        await connection.eval(RESTORE_BACKUP_LUA, 2, channel, backup_queue)
-        popped = asyncio.ensure_future(connection.bzpopmin(channel, timeout=timeout))
-        try:
-            result = await asyncio.shield(popped)
-        except asyncio.CancelledError:
-            popped.add_done_callback(functools.partial(_put_back, connection, channel))
-            raise
-        if result is None:
-            return None
-        _, member, timestamp = result
-        backed_up = asyncio.ensure_future(connection.zadd(backup_queue, {member: float(timestamp)}))
-        try:
-            await asyncio.shield(backed_up)
-        except asyncio.CancelledError:
-            await backed_up
-            raise
-        return member
-
     async def receive_single(self, channel):
         """The process's next messages, for all of its sockets: every message waiting (up to
         `receive_batch`) in two round trips, where channels_redis takes four per message (put back
@@ -146,7 +123,7 @@ class ReliableRedisChannelLayer(RedisChannelLayer):
 
         The messages reach the sockets' buffers in their order: all but the last here, the last by
         `receive`, which buffers what this returns with no await in between."""
-        if not channel.endswith("!"):  # a channel of its own, read by one consumer
+        if not channel.endswith("!"):  # a channel of its own, read by one consumer (none in this project)
             return await super().receive_single(channel)
         assert self.require_valid_channel_name(channel, receive=True), "Channel name invalid"
         index = self.consistent_hash(channel)
@@ -183,15 +160,10 @@ class ReliableRedisChannelLayer(RedisChannelLayer):
         """Block until a message arrives. A consumer cancelled meanwhile does not cancel the pop:
         what it gets goes back to the head of the queue."""
         connection = self.connection(index)
-        while True:
-            popped = asyncio.ensure_future(connection.bzpopmin(channel_key, timeout=self.brpop_timeout))
-            try:
-                result = await asyncio.shield(popped)
-            except asyncio.CancelledError:
-                popped.add_done_callback(functools.partial(_put_back, connection, channel_key))
-                raise
-            if result is not None:
-                return result[1]
+        result = None
+        while result is None:
+            result = await _uncancelled_pop(connection, channel_key, self.brpop_timeout)
+        return result[1]
 
     @staticmethod
     def _addressed(channel, message: dict):
