@@ -18,12 +18,11 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 from uvicorn.protocols.utils import ClientDisconnected
 
-from helpdesk import rows
 from helpdesk import selectors as account_selectors
 from helpdesk import services as account_services
 from helpdesk.asyncdb import db
 from helpdesk.errors import ServiceError
-from helpdesk.models import Account, Agent, AgentGroup
+from helpdesk.models import Account, AgentGroup
 from helpdesk.permissions import website_may_connect
 from visitors import services as visitor_services
 
@@ -504,8 +503,8 @@ class AgentConsumer(JsonProtocolConsumer):
 
     def _reload_agent(self):
         """The agent as stored now (None when they can no longer log in): rights are never those of
-        the moment the dashboard connected. In SQL (`helpdesk.rows`): every dashboard frame pays for it."""
-        agent = rows.read_one(Agent, "t.id = %s AND t.is_active = %s", [self.agent.pk, True])
+        the moment the dashboard connected."""
+        agent = account_selectors.agent_who_can_log_in(agent_id=self.agent.pk)
         if agent is not None:
             self.agent = agent
         return agent
