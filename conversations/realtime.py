@@ -126,14 +126,13 @@ def frame_message(frame: dict) -> dict:
 
 
 async def _send_all(layer, deliveries):
-    for groups, frame in deliveries:
-        message = frame_message(frame)
-        groups = list(dict.fromkeys(groups))
-        if hasattr(layer, "group_send_many"):
-            await layer.group_send_many(groups, message)
-        else:
-            for group in groups:
-                await layer.group_send(group, message)
+    messages = [(list(dict.fromkeys(groups)), frame_message(frame)) for groups, frame in deliveries]
+    if hasattr(layer, "group_send_all"):
+        await layer.group_send_all(messages)
+        return
+    for groups, message in messages:
+        for group in groups:
+            await layer.group_send(group, message)
 
 
 # Conversation events a visitor's chat box shows: messages, and the lifecycle changes it reacts to.

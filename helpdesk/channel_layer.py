@@ -1,6 +1,6 @@
 """The production channel layer: channels_redis's core layer, configured so load cannot silently drop
-fan-out or starve sockets, able to send one message to several groups in two round trips, and taking
-every message waiting for a process's sockets in two (`receive_single`).
+fan-out or starve sockets, able to send messages to several groups each in one round trip
+(`group_send_all`), and taking every message waiting for a process's sockets in two (`receive_single`).
 
 Out of the box the core layer has four ways to lose messages or sockets under load: redis-py's
 asyncio pool allows 100 connections and then fails; a group member whose queue holds `capacity`
@@ -30,27 +30,62 @@ import logging
 import time
 
 from channels_redis.core import RedisChannelLayer
+from channels_redis.serializers import MsgPackSerializer
 from redis import asyncio as aioredis
 
 logger = logging.getLogger(__name__)
 
-# For each channel key: drop its expired messages, then add the message unless the channel is full.
-# KEYS are the channel keys; ARGV their messages, then their capacities, then the time and expiry.
-SEND_LUA = """
+# Group sends, in one step: for each delivery, the channels in any of its groups (expired members
+# dropped first), each channel once, by the key of the queue it is read from (a process's queue holds
+# the messages for all of its sockets); then, for each key, drop its expired messages and add the
+# message unless the queue is full. A message is serialized in Python up to its last value, the list of
+# the key's channels, which is appended here (`cmsgpack` packs a list of strings as msgpack does).
+# Each delivery's score is a microsecond after the one before, so a queue keeps them in order.
+# KEYS: the deliveries' group keys, in order. ARGV: the time, the groups' expiry, the messages'
+# expiry, a queue's capacity, the key prefix, then per delivery its number of groups and its message.
+GROUP_SEND_LUA = """
+local now = tonumber(ARGV[1])
+local group_expiry = tonumber(ARGV[2])
+local expiry = tonumber(ARGV[3])
+local capacity = tonumber(ARGV[4])
+local prefix = ARGV[5]
 local over_capacity = 0
-local current_time = tonumber(ARGV[#ARGV - 1])
-local expiry = tonumber(ARGV[#ARGV])
-for i = 1, #KEYS do
-    redis.call('ZREMRANGEBYSCORE', KEYS[i], 0, current_time - expiry)
-    if redis.call('ZCARD', KEYS[i]) < tonumber(ARGV[i + #KEYS]) then
-        redis.call('ZADD', KEYS[i], current_time, ARGV[i])
-        redis.call('EXPIRE', KEYS[i], expiry)
-    else
-        over_capacity = over_capacity + 1
+local next_key = 1
+local delivery = 0
+for arg = 6, #ARGV, 2 do
+    local queues, channels_of, seen = {}, {}, {}
+    for g = next_key, next_key + tonumber(ARGV[arg]) - 1 do
+        redis.call('ZREMRANGEBYSCORE', KEYS[g], 0, math.floor(now) - group_expiry)
+        for _, channel in ipairs(redis.call('ZRANGE', KEYS[g], 0, -1)) do
+            if not seen[channel] then
+                seen[channel] = true
+                local bang = string.find(channel, '!', 1, true)
+                local queue = prefix .. (bang and string.sub(channel, 1, bang) or channel)
+                if not channels_of[queue] then
+                    channels_of[queue] = {}
+                    table.insert(queues, queue)
+                end
+                table.insert(channels_of[queue], channel)
+            end
+        end
     end
+    next_key = next_key + tonumber(ARGV[arg])
+    local score = now + delivery / 1000000
+    for _, queue in ipairs(queues) do
+        redis.call('ZREMRANGEBYSCORE', queue, 0, now - expiry)
+        if redis.call('ZCARD', queue) < capacity then
+            redis.call('ZADD', queue, score, ARGV[arg + 1] .. cmsgpack.pack(channels_of[queue]))
+            redis.call('EXPIRE', queue, expiry)
+        else
+            over_capacity = over_capacity + 1
+        end
+    end
+    delivery = delivery + 1
 end
 return over_capacity
 """
+# How msgpack packs None: the placeholder for the list of channels, cut off before the script appends it.
+MSGPACK_NIL = b"\xc0"
 
 
 # The process's next messages, up to ARGV[1], moved to the backup queue in one step and returned
@@ -189,30 +224,50 @@ class ReliableRedisChannelLayer(RedisChannelLayer):
             return aioredis.BlockingConnectionPool.from_url(address, **options)
         return aioredis.BlockingConnectionPool(**options)
 
-    async def group_send_many(self, groups: list[str], message: dict) -> None:
-        """Send `message` once to every channel in any of `groups`: one round trip reads the groups,
-        one more delivers (where `group_send` takes up to four per group). A channel in two of the
-        groups gets it once."""
-        if len(self.hosts) > 1:  # groups and channels may live on different servers: one at a time
+    async def group_send_all(self, deliveries: list[tuple[list[str], dict]]) -> None:
+        """Send each `(groups, message)` once to every channel in any of its groups, in order: one round
+        trip for them all on one Redis server (`GROUP_SEND_LUA`), where `group_send` takes up to four
+        per group. A channel in two of a delivery's groups gets its message once."""
+        for groups, _message in deliveries:
             for group in groups:
-                await self.group_send(group, message)
+                assert self.require_valid_group_name(group), "Group name not valid"
+        if not self._sends_in_one_script():
+            for groups, message in deliveries:
+                await self._group_send_each(groups, message)
             return
-        for group in groups:
-            assert self.require_valid_group_name(group), "Group name not valid"
-        connection = self.connection(0)
         now = time.time()
-        pipe = connection.pipeline(transaction=False)
-        for group in groups:
-            key = self._group_key(group)
-            pipe.zremrangebyscore(key, min=0, max=int(now) - self.group_expiry)
-            pipe.zrange(key, 0, -1)
-        replies = await pipe.execute()
-        channel_names = list(dict.fromkeys(name.decode() for members in replies[1::2] for name in members))
-        if not channel_names:
-            return
-        _, key_to_message, key_to_capacity = self._map_channel_keys_to_connection(channel_names, message)
-        keys = list(key_to_message)
-        args = [key_to_message[key] for key in keys] + [key_to_capacity[key] for key in keys] + [now, self.expiry]
-        over_capacity = await connection.eval(SEND_LUA, len(keys), *keys, *args)
+        keys, args = [], []
+        for groups, message in deliveries:
+            keys += [self._group_key(group) for group in groups]
+            args += [len(groups), self._serialized_up_to_channels(message)]
+        over_capacity = await self.connection(0).eval(
+            GROUP_SEND_LUA, len(keys), *keys, now, self.group_expiry, self.expiry, self.capacity, self.prefix, *args
+        )
         if over_capacity:
-            logger.warning("%s of %s channels over capacity in groups %s", over_capacity, len(channel_names), groups)
+            logger.warning("%s channels over capacity in groups %s", over_capacity, [g for g, _m in deliveries])
+
+    def _sends_in_one_script(self) -> bool:
+        """Whether `GROUP_SEND_LUA` can do a group send: every key on one server, one capacity for
+        all channels, and messages as channels_redis packs them (msgpack, not encrypted)."""
+        serializer = self._serializer
+        return (
+            len(self.hosts) == 1
+            and not self.channel_capacity
+            and isinstance(serializer, MsgPackSerializer)
+            and serializer.crypter is None
+        )
+
+    def _serialized_up_to_channels(self, message: dict) -> bytes:
+        """The message as channels_redis serializes it for a channel key, but for its last value, the
+        list of the key's channels (`__asgi_channel__`), which the script appends."""
+        addressed = {key: value for key, value in message.items() if key != "__asgi_channel__"}
+        addressed["__asgi_channel__"] = None
+        packed = self.serialize(addressed)
+        assert packed.endswith(MSGPACK_NIL)
+        return packed[: -len(MSGPACK_NIL)]
+
+    async def _group_send_each(self, groups: list[str], message: dict) -> None:
+        """One message to several groups on any layout of servers: a group at a time, a channel in two
+        of the groups getting it twice."""
+        for group in groups:
+            await self.group_send(group, message)

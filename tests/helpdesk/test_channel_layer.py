@@ -24,7 +24,7 @@ async def test_one_message_to_several_groups_reaches_each_member_once(redis_url)
     await layer.group_add("agent-7", assigned_reader)
     await layer.group_add("agent-8", outsider)
 
-    await layer.group_send_many(["inbox-full", "agent-7", "inbox-empty"], {"type": "frame.send", "n": 1})
+    await layer.group_send_all([(["inbox-full", "agent-7", "inbox-empty"], {"type": "frame.send", "n": 1})])
 
     assert (await received(layer, inbox_reader))["n"] == 1
     assert (await received(layer, assigned_reader))["n"] == 1
@@ -34,9 +34,65 @@ async def test_one_message_to_several_groups_reaches_each_member_once(redis_url)
 
 
 @pytest.mark.asyncio
+async def test_several_deliveries_in_one_send_arrive_whole_and_in_order(redis_url):
+    """A conversation event goes to the dashboards and, as the visitor sees it, to the visitor's chat
+    boxes, in one send. A socket in both gets both, in order, even when they are equal; every value
+    arrives as it was sent."""
+    layer = ReliableRedisChannelLayer(hosts=[redis_url], prefix="test-all")
+    other_process = ReliableRedisChannelLayer(hosts=[redis_url], prefix="test-all")
+    await layer.flush()
+    dashboard, chat_box, elsewhere = (
+        await layer.new_channel(),
+        await layer.new_channel(),
+        await other_process.new_channel(),
+    )
+    await layer.group_add("inbox-full", dashboard)
+    await layer.group_add("inbox-full", elsewhere)
+    await layer.group_add("visitor-1", chat_box)
+    await layer.group_add("visitor-1", dashboard)
+    event = {"type": "frame.send", "text": "Árvíztűrő \u2603 \U0001f600", "n": 2**40, "nested": {"a": [1, None, True]}}
+
+    await layer.group_send_all(
+        [
+            (["inbox-full"], event),
+            (["visitor-1"], {"type": "frame.send", "n": 2}),
+            (["visitor-1"], {"type": "frame.send", "n": 2}),
+        ]
+    )
+
+    assert await received(layer, dashboard) == event
+    assert await received(layer, dashboard) == {"type": "frame.send", "n": 2}
+    assert await received(layer, dashboard) == {"type": "frame.send", "n": 2}
+    assert [await received(layer, chat_box), await received(layer, chat_box)] == [{"type": "frame.send", "n": 2}] * 2
+    assert await received(layer, chat_box) is None
+    assert await received(other_process, elsewhere) == event
+    await layer.flush()
+
+
+@pytest.mark.asyncio
+async def test_group_send_reaches_a_channel_of_its_own_and_a_layer_with_capacities_per_channel(redis_url):
+    """Channels that are not a process's (no `!`) have their own queue; a layer configured with
+    capacities per channel sends a group at a time."""
+    for layer in (
+        ReliableRedisChannelLayer(hosts=[redis_url], prefix="test-own"),
+        ReliableRedisChannelLayer(hosts=[redis_url], prefix="test-own", channel_capacity={"worker*": 50}),
+    ):
+        await layer.flush()
+        reader = await layer.new_channel()
+        await layer.group_add("workers", "worker-queue")
+        await layer.group_add("workers", reader)
+
+        await layer.group_send_all([(["workers"], {"type": "job", "n": 1})])
+
+        assert (await received(layer, "worker-queue"))["n"] == 1
+        assert (await received(layer, reader))["n"] == 1
+        await layer.flush()
+
+
+@pytest.mark.asyncio
 async def test_sending_to_groups_without_members_is_no_error(redis_url):
     layer = ReliableRedisChannelLayer(hosts=[redis_url], prefix="test-many-empty")
-    await layer.group_send_many(["nobody-here", "nor-here"], {"type": "frame.send"})
+    await layer.group_send_all([(["nobody-here", "nor-here"], {"type": "frame.send"})])
     await layer.flush()
 
 
@@ -104,7 +160,7 @@ async def test_messages_waiting_for_a_process_reach_each_socket_once_and_in_orde
         await layer.send(first if n % 3 else second, {"type": "frame.send", "n": n})
     await layer.group_add("both", first)
     await layer.group_add("both", second)
-    await layer.group_send_many(["both"], {"type": "frame.send", "n": 10})
+    await layer.group_send_all([(["both"], {"type": "frame.send", "n": 10})])
 
     got_first = [(await received(layer, first))["n"] for _ in range(7)]
     got_second = [(await received(layer, second))["n"] for _ in range(5)]
