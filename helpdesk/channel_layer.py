@@ -1,6 +1,6 @@
 """The production channel layer: channels_redis's core layer, configured so load cannot silently drop
 fan-out or starve sockets, able to send messages to several groups each in one round trip
-(`group_send_all`), and taking every message waiting for a process's sockets in two (`receive_single`).
+(`group_send_all`), and taking every message waiting for a process's sockets in one (`receive_single`).
 
 Out of the box the core layer has four ways to lose messages or sockets under load: redis-py's
 asyncio pool allows 100 connections and then fails; a group member whose queue holds `capacity`
@@ -88,48 +88,38 @@ return over_capacity
 MSGPACK_NIL = b"\xc0"
 
 
-# The process's next messages, up to ARGV[1], moved to the backup queue in one step and returned
-# (member, score, ...). First, as channels_redis does before each pop, what an earlier pop left in the
-# backup (its consumer was cancelled before the messages reached the buffers) goes back to the head of
-# the queue, in order. KEYS: the channel key, its backup queue.
-POP_BATCH_LUA = """
-local backed_up = redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')
-for i = #backed_up, 1, -2 do
-    redis.call('ZADD', KEYS[1], backed_up[i], backed_up[i - 1])
-end
-redis.call('DEL', KEYS[2])
-local popped = redis.call('ZPOPMIN', KEYS[1], ARGV[1])
-for i = 1, #popped, 2 do
-    redis.call('ZADD', KEYS[2], popped[i + 1], popped[i])
-end
-return popped
-"""
-
-
-async def _uncancelled_pop(connection, channel: str, timeout):
-    """`BZPOPMIN` that a cancelled consumer does not cancel: what it gets then goes back to the head
-    of the queue (`_put_back`). Redis may already have handed it a message for another socket."""
-    popped = asyncio.ensure_future(connection.bzpopmin(channel, timeout=timeout))
+async def _uncancelled_pop(connection, channel: str, timeout, count: int) -> list[tuple[bytes, bytes]] | None:
+    """The next messages waiting on `channel`, up to `count`, as (member, score), in one `BZMPOP`
+    that waits for the first (None when none came within `timeout`). A cancelled consumer does not
+    cancel it: what it gets then goes back to the head of the queue (`_put_back`). Redis may already
+    have handed it messages for other sockets."""
+    popped = asyncio.ensure_future(connection.bzmpop(timeout, 1, [channel], min=True, count=count))
     try:
-        return await asyncio.shield(popped)
+        return _members(await asyncio.shield(popped))
     except asyncio.CancelledError:
         popped.add_done_callback(functools.partial(_put_back, connection, channel))
         raise
 
 
+def _members(reply) -> list[tuple[bytes, bytes]] | None:
+    """`BZMPOP`'s reply, [key, [[member, score], ...]], as its (member, score) pairs."""
+    return None if reply is None else [(member, score) for member, score in reply[1]]
+
+
 def _put_back(connection, channel: str, popped: asyncio.Future) -> None:
-    """Return a message popped for a consumer that has gone to the head of its queue (its score keeps
-    its place)."""
+    """Return the messages popped for a consumer that has gone to the head of their queue (their
+    scores keep their places)."""
     if popped.cancelled() or popped.exception() is not None or popped.result() is None:
         return
-    _, member, timestamp = popped.result()
-    returned = asyncio.ensure_future(connection.zadd(channel, {member: float(timestamp)}))
+    returned = asyncio.ensure_future(
+        connection.zadd(channel, {member: float(score) for member, score in _members(popped.result())})
+    )
     returned.add_done_callback(_log_failed_return)
 
 
 def _log_failed_return(returned: asyncio.Future) -> None:
     if not returned.cancelled() and returned.exception() is not None:
-        logger.error("A message popped for a closed socket could not be put back", exc_info=returned.exception())
+        logger.error("Messages popped for a closed socket could not be put back", exc_info=returned.exception())
 
 
 class ReliableRedisChannelLayer(RedisChannelLayer):
@@ -151,54 +141,24 @@ class ReliableRedisChannelLayer(RedisChannelLayer):
 
     async def receive_single(self, channel):
         """The process's next messages, for all of its sockets: every message waiting (up to
-        `receive_batch`) in two round trips, where channels_redis takes four per message (put back
-        the backup, pop, back it up, clean the backup). When none waits, it blocks in Redis for the
-        next one, which is not backed up: that pop is never cancelled (`_pop_next`), and the message
-        reaches the buffers with no await in between.
+        `receive_batch`), or the next to come, in one round trip, where channels_redis takes four per
+        message (put back its backup, pop, back it up, clean the backup). The pop is never cancelled,
+        so it needs no backup (`_uncancelled_pop`).
 
         The messages reach the sockets' buffers in their order: all but the last here, the last by
         `receive`, which buffers what this returns with no await in between."""
         if not channel.endswith("!"):  # a channel of its own, read by one consumer (none in this project)
             return await super().receive_single(channel)
         assert self.require_valid_channel_name(channel, receive=True), "Channel name invalid"
-        index = self.consistent_hash(channel)
-        channel_key = self.prefix + channel
-        await self.receive_clean_locks.acquire(channel_key)
-        try:
-            waiting = await self.connection(index).eval(
-                POP_BATCH_LUA, 2, channel_key, self._backup_channel_name(channel_key), self.receive_batch
-            )
-            contents = waiting[0::2] or [await self._pop_next(index, channel_key)]
-        except BaseException:
-            self.receive_clean_locks.release(channel_key)
-            raise
-        if waiting:
-            # The backup holds this batch until it is in the buffers; the lock keeps the next pop
-            # out until the cleaner has emptied it.
-            cleaner = asyncio.ensure_future(self._clean_receive_backup(index, channel_key))
-            self.receive_cleaners.append(cleaner)
-
-            def _cleanup_done(cleaner):
-                self.receive_cleaners.remove(cleaner)
-                self.receive_clean_locks.release(channel_key)
-
-            cleaner.add_done_callback(_cleanup_done)
-        else:
-            self.receive_clean_locks.release(channel_key)
-        messages = [self._addressed(channel, self.deserialize(content)) for content in contents]
+        connection = self.connection(self.consistent_hash(channel))
+        popped = None
+        while popped is None:
+            popped = await _uncancelled_pop(connection, self.prefix + channel, self.brpop_timeout, self.receive_batch)
+        messages = [self._addressed(channel, self.deserialize(member)) for member, _score in popped]
         for message_channel, message in messages[:-1]:
             for name in message_channel if isinstance(message_channel, list) else [message_channel]:
                 self.receive_buffer[name].put_nowait(message)
         return messages[-1]
-
-    async def _pop_next(self, index, channel_key) -> bytes:
-        """Block until a message arrives. A consumer cancelled meanwhile does not cancel the pop:
-        what it gets goes back to the head of the queue."""
-        connection = self.connection(index)
-        result = None
-        while result is None:
-            result = await _uncancelled_pop(connection, channel_key, self.brpop_timeout)
-        return result[1]
 
     @staticmethod
     def _addressed(channel, message: dict):
@@ -206,9 +166,6 @@ class ReliableRedisChannelLayer(RedisChannelLayer):
         if "__asgi_channel__" in message:
             channel = message.pop("__asgi_channel__")
         return channel, message
-
-    async def _clean_receive_backup(self, index, channel):
-        await self.connection(index).delete(self._backup_channel_name(channel))
 
     def create_pool(self, index):
         host = self.hosts[index].copy()

@@ -174,31 +174,30 @@ async def test_messages_waiting_for_a_process_reach_each_socket_once_and_in_orde
 
 @pytest.mark.asyncio
 async def test_messages_taken_by_a_receive_that_is_cancelled_go_to_the_next_receive(redis_url, monkeypatch):
-    """Redis has moved the waiting messages to the process's backup queue, and the receiving socket
-    closes before the reply is read: the next receive gets them, in order."""
-    from helpdesk.channel_layer import POP_BATCH_LUA
-
+    """Redis has handed the waiting messages to a receive, and the receiving socket closes before the
+    reply is read: the next receive gets them all, in order."""
     layer = ReliableRedisChannelLayer(hosts=[redis_url], prefix="test-batch-cancelled")
     await layer.flush()
     closing, staying = await layer.new_channel(), await layer.new_channel()
     for n in range(3):
         await layer.send(staying, {"type": "frame.send", "n": n})
     redis_client = type(layer.connection(0))
-    real_eval = redis_client.eval
-    cancelled = []
+    real_bzmpop = redis_client.bzmpop
+    handed_over = []
 
-    async def eval_then_cancelled(self, script, *args):
-        result = await real_eval(self, script, *args)
-        if script == POP_BATCH_LUA and not cancelled:
-            cancelled.append(result)
-            raise asyncio.CancelledError
-        return result
+    async def slow_reply(self, *args, **kwargs):
+        reply = await real_bzmpop(self, *args, **kwargs)
+        handed_over.append(reply)
+        await asyncio.sleep(0.2)  # the reply is still on its way when the socket closes
+        return reply
 
-    monkeypatch.setattr(redis_client, "eval", eval_then_cancelled)
-    with pytest.raises(asyncio.CancelledError):
-        await layer.receive(closing)
+    monkeypatch.setattr(redis_client, "bzmpop", slow_reply)
+    popping = asyncio.ensure_future(layer.receive(closing))
+    await asyncio.sleep(0.1)
+    popping.cancel()
+    monkeypatch.setattr(redis_client, "bzmpop", real_bzmpop)
 
-    assert len(cancelled[0]) == 6  # Redis had handed over all three
-    assert [(await received(layer, staying))["n"] for _ in range(3)] == [0, 1, 2]
+    assert len(handed_over[0][1]) == 3  # Redis had handed over all three
+    assert [(await received(layer, staying, timeout=1))["n"] for _ in range(3)] == [0, 1, 2]
     assert await received(layer, staying) is None
     await layer.flush()
