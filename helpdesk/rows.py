@@ -8,11 +8,12 @@ converters coming out. No model signals are sent, so these are only for models n
 to, and `update` writes exactly the fields it is given.
 """
 
+import contextlib
 import functools
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from django.db import DatabaseError, connection, connections
+from django.db import DatabaseError, connection, connections, transaction
 from django.db.models import Model
 
 
@@ -59,9 +60,54 @@ def insert(*instances: Model) -> None:
         cursor.execute(statement.into + ", ".join([statement.row] * len(instances)) + statement.returning, params)
         keys = cursor.fetchall()
     for instance, (key,) in zip(instances, keys, strict=True):
-        instance.pk = key
-        instance._state.adding = False
-        instance._state.db = connection.alias
+        _stored(instance, key)
+
+
+def insert_with(parent: Model, link: str, children: list[Model]) -> None:
+    """Store a new row and new rows that point to it through their field `link`, all or nothing, as
+    `insert` stores each. On PostgreSQL that is one statement (a data-modifying WITH), which needs no
+    transaction of its own: two round trips fewer than BEGIN, two inserts and COMMIT."""
+    if connection.vendor != "postgresql" or not children:
+        with transaction.atomic():
+            insert(parent)
+            for child in children:
+                setattr(child, link, parent)
+            insert(*children)
+        return
+    parent_statement = _insert_statement(type(parent), connection.vendor)
+    child_statement = _insert_statement(type(children[0]), connection.vendor)
+    pk = _quote(type(parent)._meta.pk.column)
+    child_fields = child_statement.fields
+    link_field = type(children[0])._meta.get_field(link)
+    child_row = "(" + ", ".join(f"(SELECT {pk} FROM parent)" if f is link_field else "%s" for f in child_fields) + ")"
+    params = [field.get_db_prep_save(field.pre_save(parent, True), connection) for field in parent_statement.fields]
+    params += [
+        field.get_db_prep_save(field.pre_save(child, True), connection)
+        for child in children
+        for field in child_fields
+        if field is not link_field
+    ]
+    sql = (
+        f"WITH parent AS ({parent_statement.into}{parent_statement.row}{parent_statement.returning}), "
+        f"children AS ({child_statement.into}{', '.join([child_row] * len(children))}{child_statement.returning}) "
+        f"SELECT 0, {pk} FROM parent UNION ALL SELECT 1, {_quote(type(children[0])._meta.pk.column)} FROM children"
+    )
+    # Inside a transaction a failed statement would spoil it: a savepoint keeps that to this one.
+    scope = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
+    with scope, connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        keys = cursor.fetchall()
+    parent_key = next(key for which, key in keys if which == 0)
+    _stored(parent, parent_key)
+    for child, key in zip(children, [key for which, key in keys if which == 1], strict=True):
+        setattr(child, link, parent)
+        _stored(child, key)
+
+
+def _stored(instance: Model, key) -> None:
+    instance.pk = key
+    instance._state.adding = False
+    instance._state.db = connection.alias
 
 
 @functools.cache

@@ -3,6 +3,7 @@ answer is online) or possibly a missed conversation (someone was online; it is m
 leaves the website before any agent replies). Each episode is checked again when due and emailed once.
 """
 
+import contextlib
 import logging
 import time
 from datetime import timedelta
@@ -153,14 +154,14 @@ def notification_visitor_wrote(*, conversation: Conversation, message_id: int) -
         kind = Episode.Kind.OFFLINE_MESSAGE
         recipients = list(selectors.agents_who_could_answer(conversation).values_list("pk", flat=True))
         due_at = timezone.now() + timedelta(seconds=settings.NOTIFICATION_OFFLINE_DELAY)
+    episode = Episode(conversation_id=conversation.pk, start_message_id=message_id, kind=kind, due_at=due_at)
     try:
-        with transaction.atomic():
+        # Mostly one statement: the episode and its recipients (`rows.insert_with`).
+        with transaction.atomic() if open_episode is not None else contextlib.nullcontext():
             if open_episode is not None:
                 # An agent replied in between and that reply's own event has not arrived yet.
                 _end_episodes(conversation.pk, reason="answered", before_message_id=message_id)
-            episode = Episode(conversation_id=conversation.pk, start_message_id=message_id, kind=kind, due_at=due_at)
-            rows.insert(episode)
-            rows.insert(*(EpisodeRecipient(episode=episode, agent_id=agent_id) for agent_id in recipients))
+            rows.insert_with(episode, "episode", [EpisodeRecipient(agent_id=agent_id) for agent_id in recipients])
             if kind == Episode.Kind.OFFLINE_MESSAGE:
                 _enqueue_check(episode, countdown=settings.NOTIFICATION_OFFLINE_DELAY)
     except IntegrityError:

@@ -85,3 +85,37 @@ def test_on_a_backend_that_cannot_return_keys_the_orm_inserts_instead(monkeypatc
     rows.insert(event)
 
     assert ConversationEvent.objects.get(pk=event.pk).kind == "created"
+
+
+@pytest.mark.django_db(transaction=True)  # as after a commit: the one statement is its own transaction
+def test_a_row_and_the_rows_pointing_to_it_are_stored_together():
+    from notifications.models import Episode, EpisodeRecipient
+
+    message = Message.objects.create(conversation=ConversationFactory(), author=Message.Author.VISITOR, body="Hello")
+    agents = [AgentFactory(), AgentFactory()]
+    episode = Episode(conversation=message.conversation, start_message=message, kind=Episode.Kind.MISSED)
+    recipients = [EpisodeRecipient(agent=agent) for agent in agents]
+
+    rows.insert_with(episode, "episode", recipients)
+
+    assert fields_of(Episode.objects.get(pk=episode.pk)) == fields_of(episode)
+    stored = EpisodeRecipient.objects.filter(episode=episode).order_by("pk")
+    assert [fields_of(recipient) for recipient in stored] == [fields_of(recipient) for recipient in recipients]
+    assert [recipient.agent_id for recipient in stored] == [agent.pk for agent in agents]
+
+
+def test_when_a_pointing_row_is_refused_nothing_is_stored_and_the_transaction_goes_on():
+    from django.db import IntegrityError, transaction
+
+    from notifications.models import Episode, EpisodeRecipient
+
+    message = Message.objects.create(conversation=ConversationFactory(), author=Message.Author.VISITOR, body="Hello")
+    agent = AgentFactory()
+    episode = Episode(conversation=message.conversation, start_message=message, kind=Episode.Kind.MISSED)
+    twice = [EpisodeRecipient(agent=agent), EpisodeRecipient(agent=agent)]  # one recipient per episode
+
+    with transaction.atomic():
+        with pytest.raises(IntegrityError):
+            rows.insert_with(episode, "episode", twice)
+        assert Episode.objects.filter(conversation=message.conversation).count() == 0
+    assert EpisodeRecipient.objects.filter(agent=agent).count() == 0
