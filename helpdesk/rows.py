@@ -66,7 +66,7 @@ def insert(*instances: Model) -> None:
 def insert_with(parent: Model, link: str, children: list[Model]) -> None:
     """Store a new row and new rows that point to it through their field `link`, all or nothing, as
     `insert` stores each. On PostgreSQL that is one statement (a data-modifying WITH), which needs no
-    transaction of its own: two round trips fewer than BEGIN, two inserts and COMMIT."""
+    transaction of its own: one round trip where BEGIN, two inserts and COMMIT take four."""
     if connection.vendor != "postgresql" or not children:
         with transaction.atomic():
             insert(parent)

@@ -156,7 +156,7 @@ def notification_visitor_wrote(*, conversation: Conversation, message_id: int) -
         due_at = timezone.now() + timedelta(seconds=settings.NOTIFICATION_OFFLINE_DELAY)
     episode = Episode(conversation_id=conversation.pk, start_message_id=message_id, kind=kind, due_at=due_at)
     try:
-        # Mostly one statement: the episode and its recipients (`rows.insert_with`).
+        # One statement (`rows.insert_with`) unless an answered episode must end first.
         with transaction.atomic() if open_episode is not None else contextlib.nullcontext():
             if open_episode is not None:
                 # An agent replied in between and that reply's own event has not arrived yet.

@@ -3,12 +3,13 @@
 from datetime import timedelta
 
 import pytest
-from django.db import DatabaseError
+from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
 from conversations.models import Conversation, ConversationEvent, Message
 from helpdesk import rows
 from helpdesk.models import Agent
+from notifications.models import Episode, EpisodeRecipient
 
 from ..factories import AgentFactory, ConversationFactory
 
@@ -89,8 +90,6 @@ def test_on_a_backend_that_cannot_return_keys_the_orm_inserts_instead(monkeypatc
 
 @pytest.mark.django_db(transaction=True)  # as after a commit: the one statement is its own transaction
 def test_a_row_and_the_rows_pointing_to_it_are_stored_together():
-    from notifications.models import Episode, EpisodeRecipient
-
     message = Message.objects.create(conversation=ConversationFactory(), author=Message.Author.VISITOR, body="Hello")
     agents = [AgentFactory(), AgentFactory()]
     episode = Episode(conversation=message.conversation, start_message=message, kind=Episode.Kind.MISSED)
@@ -105,10 +104,6 @@ def test_a_row_and_the_rows_pointing_to_it_are_stored_together():
 
 
 def test_when_a_pointing_row_is_refused_nothing_is_stored_and_the_transaction_goes_on():
-    from django.db import IntegrityError, transaction
-
-    from notifications.models import Episode, EpisodeRecipient
-
     message = Message.objects.create(conversation=ConversationFactory(), author=Message.Author.VISITOR, body="Hello")
     agent = AgentFactory()
     episode = Episode(conversation=message.conversation, start_message=message, kind=Episode.Kind.MISSED)
