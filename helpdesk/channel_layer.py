@@ -1,6 +1,7 @@
 """The production channel layer: channels_redis's core layer, configured so load cannot silently drop
-fan-out or starve sockets, able to send messages to several groups each in one round trip
-(`group_send_all`), and taking every message waiting for a process's sockets in one (`receive_single`).
+fan-out or starve sockets, sending an event's messages, each to several groups, in one round trip
+(`group_send_all`), and taking every message waiting for a process's sockets in one (`receive_single`,
+with `BZMPOP`: Redis 7 or newer).
 
 Out of the box the core layer has four ways to lose messages or sockets under load: redis-py's
 asyncio pool allows 100 connections and then fails; a group member whose queue holds `capacity`
