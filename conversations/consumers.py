@@ -350,8 +350,7 @@ class VisitorConsumer(JsonProtocolConsumer):
             {"id": conversation.pk, "group_id": conversation.group_id, "assignee_id": conversation.assignee_id}
         )
         event = {"type": "typing", "author": "visitor", "conversation_id": conversation.pk, "typing": typing}
-        for group in groups:
-            await self.channel_layer.group_send(group, realtime.frame_message(event))
+        await realtime.asend_to_groups((groups, event))
 
     async def page_view(self, frame):
         url = frame.get("url")
@@ -594,11 +593,9 @@ class AgentConsumer(JsonProtocolConsumer):
             "typing": typing,
             "agent": agent,
         }
-        await self.channel_layer.group_send(
-            realtime.visitor_group(conversation.visitor_id), realtime.frame_message(to_visitor)
-        )
-        await self.channel_layer.group_send(
-            realtime.conversation_group(conversation.pk), realtime.frame_message(to_colleagues)
+        await realtime.asend_to_groups(
+            ([realtime.visitor_group(conversation.visitor_id)], to_visitor),
+            ([realtime.conversation_group(conversation.pk)], to_colleagues),
         )
 
     async def conversation_action(self, frame):

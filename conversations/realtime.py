@@ -109,10 +109,8 @@ def for_visitor(event: dict) -> dict:
 
 def send_to_groups(*deliveries: tuple[list[str], dict]) -> None:
     """Send each `(groups, frame)` to the sockets in those groups, each socket once per frame, in order."""
-    layer = get_channel_layer()
-    if layer is None or not deliveries:
-        return
-    async_to_sync(_send_all)(layer, deliveries)
+    if deliveries:
+        async_to_sync(asend_to_groups)(*deliveries)
 
 
 def encode(frame: dict) -> str:
@@ -125,7 +123,11 @@ def frame_message(frame: dict) -> dict:
     return {"type": "frame.send", "text": encode(frame)}
 
 
-async def _send_all(layer, deliveries):
+async def asend_to_groups(*deliveries: tuple[list[str], dict]) -> None:
+    """`send_to_groups` from async code (the consumers): one round trip on the production layer."""
+    layer = get_channel_layer()
+    if layer is None or not deliveries:
+        return
     messages = [(list(dict.fromkeys(groups)), frame_message(frame)) for groups, frame in deliveries]
     if hasattr(layer, "group_send_all"):
         await layer.group_send_all(messages)

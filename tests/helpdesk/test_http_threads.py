@@ -41,13 +41,13 @@ async def test_an_action_over_http_reaches_the_dashboards_live_from_the_servers_
     dashboard = await layer.new_channel()
     await layer.group_add(realtime.INBOX_FULL, dashboard)
     loops = []
-    send_all = realtime._send_all
+    send = realtime.asend_to_groups
 
-    async def recording_send_all(layer, deliveries):
+    async def recording_send(*deliveries):
         loops.append(asyncio.get_running_loop())
-        await send_all(layer, deliveries)
+        await send(*deliveries)
 
-    monkeypatch.setattr(realtime, "_send_all", recording_send_all)
+    monkeypatch.setattr(realtime, "asend_to_groups", recording_send)
 
     async with http_client(key) as client:
         response = await client.post(f"/api/v1/conversations/{conversation.pk}/resolve/")
