@@ -139,6 +139,14 @@ class ReliableRedisChannelLayer(RedisChannelLayer):
         self.pool_timeout = pool_timeout
         self.socket_timeout = max(socket_timeout, self.brpop_timeout + 5)
         self.receive_batch = receive_batch
+        # `GROUP_SEND_LUA` sends groups when every key is on one server, one capacity fits all
+        # channels, and messages are packed as channels_redis packs them (msgpack, not encrypted).
+        self.sends_groups_in_one_script = (
+            len(self.hosts) == 1
+            and not self.channel_capacity
+            and isinstance(self._serializer, MsgPackSerializer)
+            and self._serializer.crypter is None
+        )
 
     async def receive_single(self, channel):
         """The process's next messages, for all of its sockets: every message waiting (up to
@@ -189,9 +197,11 @@ class ReliableRedisChannelLayer(RedisChannelLayer):
         for groups, _message in deliveries:
             for group in groups:
                 assert self.require_valid_group_name(group), "Group name not valid"
-        if not self._sends_in_one_script():
+        if not self.sends_groups_in_one_script:
+            # A group at a time, as channels_redis sends them: a channel in two groups gets it twice.
             for groups, message in deliveries:
-                await self._group_send_each(groups, message)
+                for group in groups:
+                    await self.group_send(group, message)
             return
         now = time.time()
         keys, args = [], []
@@ -204,17 +214,6 @@ class ReliableRedisChannelLayer(RedisChannelLayer):
         if over_capacity:
             logger.warning("%s channels over capacity in groups %s", over_capacity, [g for g, _m in deliveries])
 
-    def _sends_in_one_script(self) -> bool:
-        """Whether `GROUP_SEND_LUA` can do a group send: every key on one server, one capacity for
-        all channels, and messages as channels_redis packs them (msgpack, not encrypted)."""
-        serializer = self._serializer
-        return (
-            len(self.hosts) == 1
-            and not self.channel_capacity
-            and isinstance(serializer, MsgPackSerializer)
-            and serializer.crypter is None
-        )
-
     def _serialized_up_to_channels(self, message: dict) -> bytes:
         """The message as channels_redis serializes it for a channel key, but for its last value, the
         list of the key's channels (`__asgi_channel__`), which the script appends."""
@@ -223,9 +222,3 @@ class ReliableRedisChannelLayer(RedisChannelLayer):
         packed = self.serialize(addressed)
         assert packed.endswith(MSGPACK_NIL)
         return packed[: -len(MSGPACK_NIL)]
-
-    async def _group_send_each(self, groups: list[str], message: dict) -> None:
-        """One message to several groups on any layout of servers: a group at a time, a channel in two
-        of the groups getting it twice."""
-        for group in groups:
-            await self.group_send(group, message)
