@@ -51,11 +51,7 @@ def insert(*instances: Model) -> None:
             instance.save(force_insert=True)
         return
     statement = _insert_statement(type(instances[0]), connection.vendor)
-    params = [
-        field.get_db_prep_save(field.pre_save(instance, True), connection)
-        for instance in instances
-        for field in statement.fields
-    ]
+    params = [value for instance in instances for value in _values(instance, statement.fields, adding=True)]
     with connection.cursor() as cursor:
         cursor.execute(statement.into + ", ".join([statement.row] * len(instances)) + statement.returning, params)
         keys = cursor.fetchall()
@@ -80,13 +76,9 @@ def insert_with(parent: Model, link: str, children: list[Model]) -> None:
     child_fields = child_statement.fields
     link_field = type(children[0])._meta.get_field(link)
     child_row = "(" + ", ".join(f"(SELECT {pk} FROM parent)" if f is link_field else "%s" for f in child_fields) + ")"
-    params = [field.get_db_prep_save(field.pre_save(parent, True), connection) for field in parent_statement.fields]
-    params += [
-        field.get_db_prep_save(field.pre_save(child, True), connection)
-        for child in children
-        for field in child_fields
-        if field is not link_field
-    ]
+    unlinked_fields = [field for field in child_fields if field is not link_field]
+    params = _values(parent, parent_statement.fields, adding=True)
+    params += [value for child in children for value in _values(child, unlinked_fields, adding=True)]
     sql = (
         f"WITH parent AS ({parent_statement.into}{parent_statement.row}{parent_statement.returning}), "
         f"children AS ({child_statement.into}{', '.join([child_row] * len(children))}{child_statement.returning}) "
@@ -102,6 +94,11 @@ def insert_with(parent: Model, link: str, children: list[Model]) -> None:
     for child, key in zip(children, [key for which, key in keys if which == 1], strict=True):
         setattr(child, link, parent)
         _stored(child, key)
+
+
+def _values(instance: Model, fields, *, adding: bool) -> list:
+    """The instance's values for these fields as the database takes them, as `save` prepares them."""
+    return [field.get_db_prep_save(field.pre_save(instance, adding), connection) for field in fields]
 
 
 def _stored(instance: Model, key) -> None:
@@ -121,7 +118,7 @@ def _update_statement(model: type[Model], vendor: str, field_names: tuple[str, .
 def update(instance: Model, fields: list[str]) -> None:
     """Write these fields of a stored row, as `save(update_fields=fields)` would."""
     sql, model_fields = _update_statement(type(instance), connection.vendor, tuple(dict.fromkeys(fields)))
-    params = [field.get_db_prep_save(field.pre_save(instance, False), connection) for field in model_fields]
+    params = _values(instance, model_fields, adding=False)
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, instance.pk])
         if cursor.rowcount != 1:
