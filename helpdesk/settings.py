@@ -118,12 +118,13 @@ HTTP_THREADS = env_int("HTTP_THREADS", 10)
 CONNECTIONS_BESIDE_THREADS = 4
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_health_checks=True)}
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_health_checks=True, engine="helpdesk.postgresql")}
     # A request, and a websocket's database call, each takes a connection from a pool the process shares
     # and gives it back (Django closes a request's connection at its end): none connects again (10 ms
     # and more), and the pool bounds how many the process opens.
-    # With health checks on, Django has the pool check each connection as it leaves (one short round
-    # trip), so a database restart costs reconnections, not failed requests and lost messages.
+    # The pool checks each connection as it leaves, so a database restart costs reconnections, not
+    # failed requests and lost messages; the check asks the server only when the socket has something
+    # to read (helpdesk/postgresql).
     DATABASES["default"]["OPTIONS"] = {
         "pool": {
             "min_size": 2,

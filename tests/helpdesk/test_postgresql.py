@@ -1,0 +1,99 @@
+"""A pooled connection is handed out without a round trip while it is good, and replaced when the
+server has dropped it."""
+
+import time
+
+import psycopg
+import pytest
+from django.db import connection
+
+from helpdesk.postgresql.base import check_pooled_connection
+
+pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="the pool is PostgreSQL's")
+
+
+@pytest.fixture
+def server_calls(monkeypatch):
+    from psycopg_pool import ConnectionPool
+
+    calls = []
+    original = ConnectionPool.check_connection
+    monkeypatch.setattr(ConnectionPool, "check_connection", lambda conn: (calls.append(conn), original(conn)))
+    return calls
+
+
+def connect() -> psycopg.Connection:
+    settings = connection.settings_dict
+    return psycopg.connect(
+        dbname=settings["NAME"], user=settings["USER"], host=settings["HOST"], port=settings["PORT"], autocommit=True
+    )
+
+
+@pytest.fixture
+def raw_connection():
+    with connect() as conn:
+        yield conn
+
+
+def terminate(pid: int) -> None:
+    with connect() as other:
+        other.execute("SELECT pg_terminate_backend(%s)", [pid])
+    time.sleep(0.2)  # for the server's goodbye to reach the socket
+
+
+def last_statement(pid: int) -> str:
+    with connect() as other:
+        return other.execute("SELECT query FROM pg_stat_activity WHERE pid = %s", [pid]).fetchone()[0]
+
+
+def test_a_good_connection_passes_without_asking_the_server(raw_connection, server_calls):
+    raw_connection.execute("SELECT 1").fetchall()
+
+    check_pooled_connection(raw_connection)
+
+    assert server_calls == []
+
+
+def test_a_connection_the_server_dropped_fails_the_check(raw_connection, server_calls):
+    terminate(raw_connection.info.backend_pid)
+
+    with pytest.raises(psycopg.OperationalError):
+        check_pooled_connection(raw_connection)
+    assert server_calls == [raw_connection]
+
+
+def test_a_closed_connection_fails_the_check(raw_connection):
+    raw_connection.close()
+
+    with pytest.raises(psycopg.OperationalError):
+        check_pooled_connection(raw_connection)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pooled_connection_is_handed_out_without_a_statement():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 'last of the previous request'")
+    connection.close()  # back to the pool, as at the end of a request
+
+    connection.ensure_connection()  # taken from the pool, as by the next request
+
+    assert last_statement(connection.connection.info.backend_pid) != ""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_request_after_the_server_dropped_the_pooled_connections_gets_a_new_one():
+    def backend_pid():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            return cursor.fetchone()[0]
+
+    backend_pid()
+    connection.close()  # back to the pool, as at the end of a request
+    with connect() as other:
+        dropped = other.execute(
+            "SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchall()
+    time.sleep(0.2)
+
+    assert backend_pid() not in {pid for pid, _ in dropped}
