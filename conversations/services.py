@@ -250,16 +250,15 @@ def _message_store(
         delivery_status=delivery,
         created_at=now,
     )
-    if external_id is None:
-        # A repeated client id can only come from this conversation, whose lock we hold: the check
-        # above is final.
-        rows.insert(message)
-    else:
+    # A repeated client id can only come from this conversation, whose lock we hold: the check above
+    # is final, and the message is stored below with the conversation's change. A channel's message
+    # id is unique across conversations: it is stored first, to learn whether another conversation's
+    # transaction stored it meanwhile.
+    if external_id is not None:
         try:
             with transaction.atomic():
                 rows.insert(message)
         except IntegrityError:
-            # Another conversation's transaction stored the same channel message meanwhile.
             if duplicate := _existing_duplicate(conversation, channel, client_id, external_id):
                 return duplicate
             raise
@@ -277,7 +276,10 @@ def _message_store(
             conversation.assignee = agent
             fields.append("assignee")
             _record(conversation, ConversationEvent.Kind.JOINED, actor=agent, agent_id=agent.pk)
-    rows.update(conversation, fields)
+    if message.pk is None:
+        rows.insert_and_update(message, conversation, fields)
+    else:
+        rows.update(conversation, fields)
 
     hub.publish(
         {

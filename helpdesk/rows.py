@@ -125,6 +125,29 @@ def update(instance: Model, fields: list[str]) -> None:
             raise DatabaseError(f"{type(instance).__name__} {instance.pk} was not found to update.")
 
 
+def insert_and_update(new: Model, changed: Model, fields: list[str]) -> None:
+    """Store a new row and write these fields of a stored row, as `insert` and `update` do, within the
+    caller's transaction. On PostgreSQL that is one statement (a data-modifying WITH): one round trip
+    where they take two."""
+    if connection.vendor != "postgresql":
+        insert(new)
+        update(changed, fields)
+        return
+    inserting = _insert_statement(type(new), connection.vendor)
+    updating, updated_fields = _update_statement(type(changed), connection.vendor, tuple(dict.fromkeys(fields)))
+    params = _values(new, inserting.fields, adding=True) + _values(changed, updated_fields, adding=False)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH new AS ({inserting.into}{inserting.row}{inserting.returning}), changed AS ({updating} RETURNING 1) "
+            "SELECT (SELECT * FROM new), (SELECT count(*) FROM changed)",
+            [*params, changed.pk],
+        )
+        key, updated = cursor.fetchone()
+    if updated != 1:
+        raise DatabaseError(f"{type(changed).__name__} {changed.pk} was not found to update.")
+    _stored(new, key)
+
+
 @dataclass(frozen=True, eq=False)  # one per model and alias (`columns`): compared by identity
 class Columns:
     """A model's columns as a query selects them under a table alias."""

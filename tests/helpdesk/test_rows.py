@@ -56,6 +56,32 @@ def test_update_of_a_row_that_is_gone_is_an_error_not_silence():
         rows.update(conversation, ["status"])
 
 
+def test_a_new_row_and_a_changed_row_are_written_together():
+    conversation = ConversationFactory(page_url="https://shop.example.com/")
+    agent = AgentFactory()
+    answered = timezone.now()
+    reply = Message(conversation=conversation, author="agent", agent=agent, body="Hello", client_id="c1")
+    conversation.last_message_at = conversation.first_response_at = answered
+    conversation.page_url = "https://elsewhere.example.com/"  # changed here, but not asked to be written
+
+    rows.insert_and_update(reply, conversation, ["last_message_at", "first_response_at"])
+
+    assert fields_of(Message.objects.get()) == fields_of(reply)
+    stored = Conversation.objects.get(pk=conversation.pk)
+    assert (stored.last_message_at, stored.first_response_at) == (answered, answered)
+    assert stored.page_url == "https://shop.example.com/"
+
+
+def test_when_the_changed_row_is_gone_the_new_one_is_not_stored_either():
+    conversation, gone = ConversationFactory(), ConversationFactory()
+    Conversation.objects.filter(pk=gone.pk).delete()
+
+    with pytest.raises(DatabaseError), transaction.atomic():
+        rows.insert_and_update(Message(conversation=conversation, author="visitor", body="hi"), gone, ["status"])
+
+    assert not Message.objects.exists()
+
+
 def test_read_one_loads_the_model_as_the_orm_does_and_none_when_nothing_matches():
     agent = AgentFactory(online=True)
 
