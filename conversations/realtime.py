@@ -109,7 +109,12 @@ def for_visitor(event: dict) -> dict:
 
 def send_to_groups(*deliveries: tuple[list[str], dict]) -> None:
     """Send each `(groups, frame)` to the sockets in those groups, each socket once per frame, in order."""
-    if deliveries:
+    layer = get_channel_layer()
+    if layer is None or not deliveries:
+        return
+    if hasattr(layer, "group_send_all_blocking"):  # not through the event loop
+        layer.group_send_all_blocking(_layer_messages(deliveries))
+    else:
         async_to_sync(asend_to_groups)(*deliveries)
 
 
@@ -128,13 +133,17 @@ async def asend_to_groups(*deliveries: tuple[list[str], dict]) -> None:
     layer = get_channel_layer()
     if layer is None or not deliveries:
         return
-    messages = [(list(dict.fromkeys(groups)), frame_message(frame)) for groups, frame in deliveries]
+    messages = _layer_messages(deliveries)
     if hasattr(layer, "group_send_all"):
         await layer.group_send_all(messages)
         return
     for groups, message in messages:
         for group in groups:
             await layer.group_send(group, message)
+
+
+def _layer_messages(deliveries) -> list[tuple[list[str], dict]]:
+    return [(list(dict.fromkeys(groups)), frame_message(frame)) for groups, frame in deliveries]
 
 
 # Conversation events a visitor's chat box shows: messages, and the lifecycle changes it reacts to.

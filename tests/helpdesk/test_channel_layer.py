@@ -90,6 +90,31 @@ async def test_group_send_reaches_a_channel_of_its_own_and_a_layer_with_capaciti
 
 
 @pytest.mark.asyncio
+async def test_deliveries_sent_off_the_event_loop_arrive_as_those_sent_on_it(redis_url):
+    """The services' fan-out after commit sends from a database or request thread, on a blocking
+    connection; a layer that sends a group at a time hands it to an event loop."""
+    for layer in (
+        ReliableRedisChannelLayer(hosts=[redis_url], prefix="test-blocking"),
+        ReliableRedisChannelLayer(hosts=[redis_url], prefix="test-blocking", channel_capacity={"worker*": 50}),
+    ):
+        other_process = ReliableRedisChannelLayer(hosts=[redis_url], prefix="test-blocking")
+        await layer.flush()
+        dashboard, chat_box = await other_process.new_channel(), await other_process.new_channel()
+        await layer.group_add("inbox-full", dashboard)
+        await layer.group_add("visitor-1", chat_box)
+        event = {"type": "frame.send", "text": "Árvíztűrő \u2603", "n": 2**40}
+
+        deliveries = [(["inbox-full", "visitor-1"], event), (["visitor-1"], {"type": "frame.send"})]
+        await asyncio.to_thread(layer.group_send_all_blocking, deliveries)
+
+        assert await received(other_process, dashboard) == event
+        assert await received(other_process, chat_box) == event
+        assert await received(other_process, chat_box) == {"type": "frame.send"}
+        assert await received(other_process, dashboard) is None
+        await layer.flush()
+
+
+@pytest.mark.asyncio
 async def test_sending_to_groups_without_members_is_no_error(redis_url):
     layer = ReliableRedisChannelLayer(hosts=[redis_url], prefix="test-many-empty")
     await layer.group_send_all([(["nobody-here", "nor-here"], {"type": "frame.send"})])
