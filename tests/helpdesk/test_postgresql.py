@@ -23,10 +23,12 @@ def server_calls(monkeypatch):
 
 
 def connect() -> psycopg.Connection:
+    return psycopg.connect(**connection_parameters(), autocommit=True)
+
+
+def connection_parameters() -> dict:
     settings = connection.settings_dict
-    return psycopg.connect(
-        dbname=settings["NAME"], user=settings["USER"], host=settings["HOST"], port=settings["PORT"], autocommit=True
-    )
+    return {"dbname": settings["NAME"], "user": settings["USER"], "host": settings["HOST"], "port": settings["PORT"]}
 
 
 @pytest.fixture
@@ -80,20 +82,19 @@ def test_a_pooled_connection_is_handed_out_without_a_statement():
     assert last_statement(connection.connection.info.backend_pid) != ""
 
 
-@pytest.mark.django_db(transaction=True)
-def test_a_request_after_the_server_dropped_the_pooled_connections_gets_a_new_one():
-    def backend_pid():
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_backend_pid()")
-            return cursor.fetchone()[0]
+def test_the_pool_hands_out_a_new_connection_in_place_of_one_the_server_dropped():
+    from psycopg_pool import ConnectionPool
 
-    backend_pid()
-    connection.close()  # back to the pool, as at the end of a request
-    with connect() as other:
-        dropped = other.execute(
-            "SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        ).fetchall()
-    time.sleep(0.2)
+    with ConnectionPool(
+        kwargs=connection_parameters() | {"autocommit": True},
+        min_size=1,
+        max_size=1,
+        check=check_pooled_connection,
+    ) as pool:
+        with pool.connection() as conn:
+            dropped = conn.info.backend_pid
+        terminate(dropped)
 
-    assert backend_pid() not in {pid for pid, _ in dropped}
+        with pool.connection() as conn:
+            assert conn.execute("SELECT pg_backend_pid()").fetchone()[0] != dropped
+
