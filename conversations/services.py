@@ -36,7 +36,7 @@ def _read_locked(where: str, params: list, order_by: str = "") -> Conversation |
     In SQL because every change starts here: the ORM spent about five times longer building this
     query (a join and FOR UPDATE OF) than PostgreSQL spent running it."""
     conversation_columns, agent_columns = rows.columns(Conversation, "c"), rows.columns(Agent, "a")
-    with connection.cursor() as cursor:
+    with rows.preparing_cursor() as cursor:
         cursor.execute(_locked_read_sql(connection.vendor, where, order_by), params)
         row = cursor.fetchone()
     if row is None:

@@ -17,6 +17,13 @@ from django.db import DatabaseError, connection, connections, transaction
 from django.db.models import Model
 
 
+def preparing_cursor():
+    """A cursor for the statements every chat message runs, whose text never varies: prepared once per
+    connection on PostgreSQL (`helpdesk.postgresql`), Django's cursor elsewhere."""
+    prepared_cursor = getattr(connection, "prepared_cursor", None)
+    return prepared_cursor() if prepared_cursor else connection.cursor()
+
+
 def _quote(name: str) -> str:
     return connection.ops.quote_name(name)
 
@@ -52,7 +59,7 @@ def insert(*instances: Model) -> None:
         return
     statement = _insert_statement(type(instances[0]), connection.vendor)
     params = [value for instance in instances for value in _values(instance, statement.fields, adding=True)]
-    with connection.cursor() as cursor:
+    with preparing_cursor() as cursor:
         cursor.execute(statement.into + ", ".join([statement.row] * len(instances)) + statement.returning, params)
         keys = cursor.fetchall()
     for instance, (key,) in zip(instances, keys, strict=True):
@@ -86,7 +93,7 @@ def insert_with(parent: Model, link: str, children: list[Model]) -> None:
     )
     # Inside a transaction a failed statement would spoil it: a savepoint keeps that to this one.
     scope = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
-    with scope, connection.cursor() as cursor:
+    with scope, preparing_cursor() as cursor:
         cursor.execute(sql, params)
         keys = cursor.fetchall()
     parent_key = next(key for which, key in keys if which == 0)
@@ -119,7 +126,7 @@ def update(instance: Model, fields: list[str]) -> None:
     """Write these fields of a stored row, as `save(update_fields=fields)` would."""
     sql, model_fields = _update_statement(type(instance), connection.vendor, tuple(dict.fromkeys(fields)))
     params = _values(instance, model_fields, adding=False)
-    with connection.cursor() as cursor:
+    with preparing_cursor() as cursor:
         cursor.execute(sql, [*params, instance.pk])
         if cursor.rowcount != 1:
             raise DatabaseError(f"{type(instance).__name__} {instance.pk} was not found to update.")
@@ -136,7 +143,7 @@ def insert_and_update(new: Model, changed: Model, fields: list[str]) -> None:
     inserting = _insert_statement(type(new), connection.vendor)
     updating, updated_fields = _update_statement(type(changed), connection.vendor, tuple(dict.fromkeys(fields)))
     params = _values(new, inserting.fields, adding=True) + _values(changed, updated_fields, adding=False)
-    with connection.cursor() as cursor:
+    with preparing_cursor() as cursor:
         cursor.execute(
             f"WITH new AS ({inserting.into}{inserting.row}{inserting.returning}), changed AS ({updating} RETURNING 1) "
             "SELECT (SELECT * FROM new), (SELECT count(*) FROM changed)",
@@ -211,7 +218,7 @@ def order_by(model: type[Model], alias: str, ordering: tuple[str, ...]) -> str:
 def read_one(model: type[Model], where: str, params: list) -> Model | None:
     """The first row of `model` (alias `t`) that `where` finds, or None."""
     chosen = columns(model, "t")
-    with connection.cursor() as cursor:
+    with preparing_cursor() as cursor:
         cursor.execute(f"SELECT {chosen.sql} FROM {_quote(model._meta.db_table)} t WHERE {where} LIMIT 1", params)
         row = cursor.fetchone()
     return from_row(row, chosen)[0] if row is not None else None

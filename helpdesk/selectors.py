@@ -35,7 +35,7 @@ def agents_online_with_membership(group_id: int | None) -> list[tuple[int, bool]
     `agents_online`, which a test holds them to."""
     membership = Agent.groups.through._meta
     quote = connection.ops.quote_name
-    with connection.cursor() as cursor:
+    with rows.preparing_cursor() as cursor:
         cursor.execute(
             f"""SELECT a.id, EXISTS (
                     SELECT 1 FROM {quote(membership.db_table)} m

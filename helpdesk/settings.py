@@ -130,7 +130,11 @@ if DATABASE_URL:
             "min_size": 2,
             "max_size": env_int("DATABASE_POOL_SIZE", DATABASE_THREADS + HTTP_THREADS + CONNECTIONS_BESIDE_THREADS),
             "timeout": 30,
-        }
+        },
+        # What the chat path runs (helpdesk.rows.preparing_cursor) is prepared on its fifth run on a
+        # connection (psycopg's default; Django's is never). Behind PgBouncer in transaction mode that
+        # needs PgBouncer 1.21 or newer with max_prepared_statements set.
+        "prepare_threshold": 5,
     }
 else:
     DATABASES = {

@@ -89,7 +89,7 @@ def _end_episodes(conversation_id: int, *, reason: str, before_message_id: int |
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     scheduled, cancelled = Episode.State.SCHEDULED, Episode.State.CANCELLED
     before = "AND start_message_id < %s" if before_message_id is not None else ""
-    with connection.cursor() as cursor:
+    with rows.preparing_cursor() as cursor:
         # Every SET reads the row as it was, so each CASE sees the state before this update.
         cursor.execute(
             f"""UPDATE {_sql_names()["episode"]} SET
@@ -110,7 +110,7 @@ class OpenEpisode(NamedTuple):
 
 def _open_episode(conversation_id: int, message_id: int) -> OpenEpisode | None:
     """The conversation's open episode, if any, as a visitor's message `message_id` finds it."""
-    with connection.cursor() as cursor:
+    with rows.preparing_cursor() as cursor:
         cursor.execute(
             f"""SELECT episode.id, EXISTS (
                     SELECT 1 FROM {_sql_names()["message"]} reply

@@ -1,5 +1,5 @@
 """A pooled connection is handed out without a round trip while it is good, and replaced when the
-server has dropped it."""
+server has dropped it; the chat path's statements are prepared once per connection."""
 
 import time
 
@@ -7,7 +7,11 @@ import psycopg
 import pytest
 from django.db import connection
 
+from helpdesk import rows
+from helpdesk.models import Agent
 from helpdesk.postgresql.base import check_pooled_connection
+
+from ..factories import AgentFactory
 
 pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="the pool is PostgreSQL's")
 
@@ -98,3 +102,22 @@ def test_the_pool_hands_out_a_new_connection_in_place_of_one_the_server_dropped(
         with pool.connection() as conn:
             assert conn.execute("SELECT pg_backend_pid()").fetchone()[0] != dropped
 
+
+def prepared_statements_like(pattern: str) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", [pattern])
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db
+def test_a_chat_path_statement_run_again_is_prepared_once_and_reads_the_same():
+    agents = AgentFactory.create_batch(6)
+
+    read = [rows.read_one(Agent, "t.id = %s AND t.is_active = %s", [agent.pk, True]) for agent in agents]
+
+    assert [found.pk for found in read] == [agent.pk for agent in agents]
+    assert {found.email for found in read} == {agent.email for agent in agents}
+    assert prepared_statements_like('%FROM "helpdesk_agent" t WHERE t.id = $1 AND t.is_active = $2%') == 1
+    for agent in agents:
+        Agent.objects.filter(pk=agent.pk).first()
+    assert prepared_statements_like('%"helpdesk_agent"."id" =%') == 0  # the ORM's statements are not
