@@ -276,7 +276,7 @@ def _message_store(
             conversation.assignee = agent
             fields.append("assignee")
             _record(conversation, ConversationEvent.Kind.JOINED, actor=agent, agent_id=agent.pk)
-    if message.pk is None:
+    if message.pk is None:  # not stored above
         rows.insert_and_update(message, conversation, fields)
     else:
         rows.update(conversation, fields)

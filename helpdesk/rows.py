@@ -18,10 +18,10 @@ from django.db.models import Model
 
 
 def preparing_cursor():
-    """A cursor for the statements every chat message runs, whose text never varies: prepared once per
-    connection on PostgreSQL (`helpdesk.postgresql`), Django's cursor elsewhere."""
-    prepared_cursor = getattr(connection, "prepared_cursor", None)
-    return prepared_cursor() if prepared_cursor else connection.cursor()
+    """A cursor for the statements every chat message runs, whose text is built once per process:
+    prepared once per connection on PostgreSQL (`helpdesk.postgresql`), Django's cursor elsewhere."""
+    preparing = getattr(connection, "preparing_cursor", None)
+    return preparing() if preparing else connection.cursor()
 
 
 def _quote(name: str) -> str:

@@ -37,7 +37,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
         return pool
 
     @async_unsafe
-    def prepared_cursor(self):
+    def preparing_cursor(self):
         """A cursor whose values are bound on the server, so psycopg prepares a statement it runs again
         on the same connection (`prepare_threshold`) and PostgreSQL only executes it from then on: parsing
         and planning took about half of PostgreSQL's time for each of the chat path's statements. Django's
