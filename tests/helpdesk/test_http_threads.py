@@ -33,7 +33,7 @@ def conversation_and_key(full_agent):
     return conversation, client._credentials["HTTP_AUTHORIZATION"].removeprefix("Bearer ")
 
 
-async def test_an_action_over_http_reaches_the_dashboards_live_from_the_servers_event_loop(full_agent, monkeypatch):
+async def test_an_action_over_http_reaches_the_dashboards_live(full_agent, monkeypatch):
     """The request runs in a thread of the pool; its event's fan-out reaches the dashboards live: on
     Redis sent from that thread, in memory on the server's loop, where the sockets' layer lives
     (another loop's send would reach no waiting socket)."""

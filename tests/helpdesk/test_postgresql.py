@@ -13,7 +13,7 @@ from helpdesk.postgresql.base import check_pooled_connection
 
 from ..factories import AgentFactory
 
-pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="the pool is PostgreSQL's")
+pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's pool and prepared statements")
 
 
 @pytest.fixture
