@@ -219,11 +219,10 @@ class ReliableRedisChannelLayer(RedisChannelLayer):
         self._warn_over_capacity(self._blocking_connection.eval(*script_call), deliveries)
 
     def _group_send_script_call(self, deliveries) -> tuple:
-        for groups, _message in deliveries:
-            for group in groups:
-                assert self.require_valid_group_name(group), "Group name not valid"
         keys, args = [], []
         for groups, message in deliveries:
+            for group in groups:
+                assert self.require_valid_group_name(group), "Group name not valid"
             keys += [self._group_key(group) for group in groups]
             args += [len(groups), self._serialized_up_to_channels(message)]
         now = time.time()
