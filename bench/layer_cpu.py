@@ -8,8 +8,8 @@ and what receiving it costs a process with six sockets.
 The chat benchmark's figures move with the machine's other load by more than a change to the layer
 does; this measures the layer's own client CPU (`time.process_time`, `time.thread_time`), which moves
 less: over five runs on the 2-core machine, the fan-out 215 to 227 µs (one run 340) and receiving
-628 to 829 µs; on a faster day, five runs of the fan-out from a worker thread gave 67 to 85 µs, and
-handed to the event loop 193 to 229 µs. Compare alternating runs of two versions. It uses database
+628 to 829 µs; on a faster day, five runs of the fan-out from a worker thread gave 67 to 88 µs, and
+handed to the event loop 199 to 274 µs. Compare alternating runs of two versions. It uses database
 14 of `BENCH_REDIS_URL`'s server and flushes it.
 """
 
@@ -34,9 +34,9 @@ def layer():
     return ReliableRedisChannelLayer(hosts=[REDIS_URL], prefix="bench-layer")
 
 
-async def fan_out_cpu() -> float:
-    """µs of CPU to send one chat message's deliveries: the dashboards (three groups, five sockets in
-    another process), then the visitor's chat box."""
+async def chat_message_deliveries():
+    """A sending layer whose groups hold one chat message's recipients (three dashboard groups with
+    five sockets in another process, and the visitor's chat box), and that message's deliveries."""
     from conversations.realtime import frame_message
 
     sender, agents, visitors = layer(), layer(), layer()
@@ -46,10 +46,20 @@ async def fan_out_cpu() -> float:
     await sender.group_add("agent-1", await agents.new_channel())
     await sender.group_add("visitor-1", await visitors.new_channel())
     frame = {"type": "message.created", "conversation": {"id": 1}, "message": {"id": 5, "body": "x" * 80}}
+
+    def deliveries():
+        message = frame_message(frame)
+        return [(["inbox-full", "inbox-group-3", "agent-1"], message), (["visitor-1"], message)]
+
+    return sender, deliveries
+
+
+async def fan_out_cpu() -> float:
+    """µs of CPU to send one chat message's deliveries from the event loop."""
+    sender, deliveries = await chat_message_deliveries()
     started = time.process_time()
     for _ in range(ROUNDS):
-        message = frame_message(frame)
-        await sender.group_send_all([(["inbox-full", "inbox-group-3", "agent-1"], message), (["visitor-1"], message)])
+        await sender.group_send_all(deliveries())
     cpu = time.process_time() - started
     await sender.flush()
     return cpu / ROUNDS * 1e6
@@ -61,20 +71,12 @@ async def fan_out_from_thread_cpu(through_loop: bool) -> float:
     (`async_to_sync`), as it was before."""
     from asgiref.sync import async_to_sync, sync_to_async
 
-    from conversations.realtime import frame_message
-
-    sender, agents, visitors = layer(), layer(), layer()
-    await sender.flush()
-    for _ in range(5):
-        await sender.group_add("inbox-full", await agents.new_channel())
-    await sender.group_add("visitor-1", await visitors.new_channel())
-    frame = {"type": "message.created", "conversation": {"id": 1}, "message": {"id": 5, "body": "x" * 80}}
+    sender, deliveries = await chat_message_deliveries()
     send = async_to_sync(sender.group_send_all) if through_loop else sender.group_send_all_blocking
 
     def rounds():
         for _ in range(ROUNDS):
-            message = frame_message(frame)
-            send([(["inbox-full", "inbox-group-3", "agent-1"], message), (["visitor-1"], message)])
+            send(deliveries())
 
     started = time.process_time()
     await sync_to_async(rounds, thread_sensitive=False)()  # as the consumers' database threads run
