@@ -124,12 +124,21 @@ def _update_statement(model: type[Model], vendor: str, field_names: tuple[str, .
 
 def update(instance: Model, fields: list[str]) -> None:
     """Write these fields of a stored row, as `save(update_fields=fields)` would."""
-    sql, model_fields = _update_statement(type(instance), connection.vendor, tuple(dict.fromkeys(fields)))
-    params = _values(instance, model_fields, adding=False)
+    sql, params = _update(instance, fields)
     with preparing_cursor() as cursor:
-        cursor.execute(sql, [*params, instance.pk])
+        cursor.execute(sql, params)
         if cursor.rowcount != 1:
-            raise DatabaseError(f"{type(instance).__name__} {instance.pk} was not found to update.")
+            raise _not_found(instance)
+
+
+def _update(instance: Model, fields: list[str]) -> tuple[str, list]:
+    """The statement that writes these fields of a stored row, and its parameters."""
+    sql, model_fields = _update_statement(type(instance), connection.vendor, tuple(dict.fromkeys(fields)))
+    return sql, [*_values(instance, model_fields, adding=False), instance.pk]
+
+
+def _not_found(instance: Model) -> DatabaseError:
+    return DatabaseError(f"{type(instance).__name__} {instance.pk} was not found to update.")
 
 
 def insert_and_update(new: Model, changed: Model, fields: list[str]) -> None:
@@ -141,17 +150,16 @@ def insert_and_update(new: Model, changed: Model, fields: list[str]) -> None:
         update(changed, fields)
         return
     inserting = _insert_statement(type(new), connection.vendor)
-    updating, updated_fields = _update_statement(type(changed), connection.vendor, tuple(dict.fromkeys(fields)))
-    params = _values(new, inserting.fields, adding=True) + _values(changed, updated_fields, adding=False)
+    updating, update_params = _update(changed, fields)
     with preparing_cursor() as cursor:
         cursor.execute(
             f"WITH new AS ({inserting.into}{inserting.row}{inserting.returning}), changed AS ({updating} RETURNING 1) "
             "SELECT (SELECT * FROM new), (SELECT count(*) FROM changed)",
-            [*params, changed.pk],
+            _values(new, inserting.fields, adding=True) + update_params,
         )
         key, updated = cursor.fetchone()
     if updated != 1:
-        raise DatabaseError(f"{type(changed).__name__} {changed.pk} was not found to update.")
+        raise _not_found(changed)
     _stored(new, key)
 
 
