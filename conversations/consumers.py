@@ -35,6 +35,9 @@ MAX_FRAME_CHARS = 64_000
 CATCH_UP_LIMIT = 500
 NOT_ALLOWED_ORIGIN = 4003
 NOT_AUTHENTICATED = 4001
+# A visitor is idle after VISITOR_IDLE_AFTER (ten minutes by default) without doing anything; a chat
+# box records their activity at most this often, not on every message and keystroke.
+ACTIVITY_RECORD_SECONDS = 30
 
 
 class RateLimiter:
@@ -213,6 +216,7 @@ class VisitorConsumer(JsonProtocolConsumer):
         self.visitor = None
         self.page_url = ""
         self.group_id = None
+        self.activity_recorded_at = float("-inf")
         self.limiter = RateLimiter(settings.CHAT_RATE_BURST, settings.CHAT_RATE_PER_SECOND)
         if not await db(self._origin_allowed)():
             await self.close(code=NOT_ALLOWED_ORIGIN)
@@ -255,6 +259,7 @@ class VisitorConsumer(JsonProtocolConsumer):
             ip_address=client_ip(self.scope),
             user_agent=header(self.scope, b"user-agent"),
         )
+        self.activity_recorded_at = time.monotonic()  # arriving counts as activity
         await self.join(realtime.visitor_group(self.visitor.pk))
         page, page_error = frame.get("page"), None
         if isinstance(page, dict) and page.get("url"):
@@ -310,6 +315,14 @@ class VisitorConsumer(JsonProtocolConsumer):
         agents_online = await db(account_selectors.any_agent_available)()
         await self.send_json({"type": "pong", "agents_online": agents_online})
 
+    def _activity_due(self) -> bool:
+        """Whether this connection should record the visitor's activity now (see ACTIVITY_RECORD_SECONDS)."""
+        now = time.monotonic()
+        if now - self.activity_recorded_at < ACTIVITY_RECORD_SECONDS:
+            return False
+        self.activity_recorded_at = now
+        return True
+
     def _check_rate(self):
         if not self.limiter.allow():
             raise ServiceError(_("You are sending messages too fast; wait a moment."), code="rate_limited")
@@ -318,7 +331,7 @@ class VisitorConsumer(JsonProtocolConsumer):
         self._check_rate()
         client_id = required(frame, "client_id", str)
         body = required(frame, "body", str)
-        message = await db(self._send)(body, client_id)
+        message = await db(self._send)(body, client_id, self._activity_due())
         await self.send_json(
             {
                 "type": "message.ack",
@@ -328,7 +341,7 @@ class VisitorConsumer(JsonProtocolConsumer):
             }
         )
 
-    def _send(self, body: str, client_id: str) -> Message:
+    def _send(self, body: str, client_id: str, activity_due: bool) -> Message:
         message = services.visitor_message_create(
             visitor=self.visitor,
             body=body,
@@ -337,7 +350,8 @@ class VisitorConsumer(JsonProtocolConsumer):
             ip_address=client_ip(self.scope),
             group_id=self.group_id,
         )
-        visitor_services.visitor_touch(visitor_id=self.visitor.pk)
+        if activity_due:
+            visitor_services.visitor_touch(visitor_id=self.visitor.pk)
         return message
 
     async def typing_update(self, frame):
@@ -345,7 +359,8 @@ class VisitorConsumer(JsonProtocolConsumer):
         conversation = await db(self._current_conversation)()
         if conversation is None or not conversation.is_open:
             return
-        await db(visitor_services.visitor_touch)(visitor_id=self.visitor.pk)
+        if self._activity_due():
+            await db(visitor_services.visitor_touch)(visitor_id=self.visitor.pk)
         groups = realtime.dashboard_groups(
             {"id": conversation.pk, "group_id": conversation.group_id, "assignee_id": conversation.assignee_id}
         )

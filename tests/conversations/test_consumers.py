@@ -3,6 +3,7 @@
 import asyncio
 import json
 import threading
+import time
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -179,6 +180,38 @@ async def test_card_numbers_are_masked_before_anyone_sees_them(online_agent):
 @pytest.fixture
 def online_agent(db):
     return AgentFactory(role=Agent.Role.FULL, name="Anna", public_name="Anna from Support", online=True)
+
+
+async def test_writing_and_typing_keep_the_visitor_from_going_idle_recorded_every_half_minute(monkeypatch):
+    from conversations import consumers
+    from visitors.presence import presence
+
+    clock = [1000.0]
+    monkeypatch.setattr(consumers.time, "monotonic", lambda: clock[0])
+    visitor_ws, welcome = await visitor_socket()
+    visitor_id = (await Visitor.objects.aget(key=welcome["token"])).pk
+    long_ago = time.time() - 3600
+
+    def forget_activity():
+        presence().touch(visitor_id, now=long_ago)
+
+    async def write(text):
+        await send(visitor_ws, {"type": "message.send", "client_id": text, "body": text}, "message.ack")
+
+    forget_activity()
+    await write("hello just said")  # arriving was recorded a moment ago
+    assert presence().last_activity(visitor_id) == long_ago
+
+    clock[0] += consumers.ACTIVITY_RECORD_SECONDS
+    await write("half a minute later")
+    assert presence().last_activity(visitor_id) > long_ago
+
+    forget_activity()
+    clock[0] += consumers.ACTIVITY_RECORD_SECONDS
+    await visitor_ws.send_json_to({"type": "typing.update", "typing": True})
+    await send(visitor_ws, {"type": "ping"}, "pong")  # frames are handled in order: typing is done
+    assert presence().last_activity(visitor_id) > long_ago
+    await visitor_ws.disconnect()
 
 
 async def test_visitor_and_agent_chat_with_typing_both_ways(online_agent):
