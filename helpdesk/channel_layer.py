@@ -19,16 +19,18 @@ with a deadline, the commands still queued when it passes fail with `No connecti
 disconnect that fails leaves its channel in its groups. Every connection is lent for one command, whose
 connect and reply are bounded by the socket timeouts, so a waiter always gets one.
 
-A fifth way, found by the benchmark's reconnect storm: the consumers of a process take turns popping
-the process's messages off Redis, and a socket that closes cancels its consumer's pop. A message Redis
-had just handed to that pop was lost, whichever socket it was for. Here the pop is not cancelled, and
-what it gets goes back to the queue (`_uncancelled_pop`).
+A fifth way, found by the benchmark's reconnect storm: in channels_redis the consumers of a process
+take turns popping the process's messages off Redis, and a socket that closes cancels its consumer's
+pop. A message Redis had just handed to that pop was lost, whichever socket it was for. Here one reader
+per process pops for all of its sockets (`receive`), and a pop that is cancelled all the same (the
+process shutting down) puts what it got back on the queue (`_uncancelled_pop`).
 """
 
 import asyncio
 import functools
 import logging
 import time
+from typing import NamedTuple
 
 import redis
 from asgiref.sync import async_to_sync
@@ -93,9 +95,9 @@ MSGPACK_NIL = b"\xc0"
 
 async def _uncancelled_pop(connection, channel: str, timeout, count: int) -> list[tuple[bytes, bytes]] | None:
     """The next messages waiting on `channel`, up to `count`, as (member, score), in one `BZMPOP`
-    that waits for the first (None when none came within `timeout`). A cancelled consumer does not
-    cancel it: what it gets then goes back to the head of the queue (`_put_back`). Redis may already
-    have handed it messages for other sockets."""
+    that waits for the first (None when none came within `timeout`). Cancelling the wait (the process's
+    reader stopping) does not cancel the pop: what it gets then goes back to the head of the queue
+    (`_put_back`), for the next reader."""
     popped = asyncio.ensure_future(connection.bzmpop(timeout, 1, [channel], min=True, count=count))
     try:
         return _members(await asyncio.shield(popped))
@@ -110,7 +112,7 @@ def _members(reply) -> list[tuple[bytes, bytes]] | None:
 
 
 def _put_back(connection, channel: str, popped: asyncio.Future) -> None:
-    """Return the messages popped for a consumer that has gone to the head of their queue (their
+    """Return the messages popped by a reader that has stopped to the head of their queue (their
     scores keep their places)."""
     if popped.cancelled() or popped.exception() is not None or popped.result() is None:
         return
@@ -118,6 +120,12 @@ def _put_back(connection, channel: str, popped: asyncio.Future) -> None:
         connection.zadd(channel, {member: float(score) for member, score in _members(popped.result())})
     )
     returned.add_done_callback(_log_failed_return)
+
+
+class _ReadFailed(NamedTuple):
+    """In a socket's buffer: reading the process's messages off Redis failed with `error`."""
+
+    error: Exception
 
 
 def _log_failed_return(returned: asyncio.Future) -> None:
@@ -141,6 +149,7 @@ class ReliableRedisChannelLayer(RedisChannelLayer):
         self.pool_timeout = pool_timeout
         self.socket_timeout = max(socket_timeout, self.brpop_timeout + 5)
         self.receive_batch = receive_batch
+        self._reader: asyncio.Task | None = None
         # `GROUP_SEND_LUA` sends groups when every key is on one server, one capacity fits all
         # channels, and messages are packed as channels_redis packs them (msgpack, not encrypted).
         self.sends_groups_in_one_script = (
@@ -150,6 +159,57 @@ class ReliableRedisChannelLayer(RedisChannelLayer):
             and self._serializer.crypter is None
         )
 
+    async def receive(self, channel):
+        """A socket's next message. One reader per process (`_read_for_sockets`) takes the messages for
+        all of the process's sockets off Redis and buffers each for its socket; a socket waits on its
+        own buffer alone. In channels_redis the waiting sockets take turns reading, behind a lock: every
+        message that reaches the process wakes sockets that each make two new tasks and race them,
+        about 0.1 ms of CPU per socket (`bench/layer_cpu.py`)."""
+        if "!" not in channel:  # a channel of its own, read by one consumer (none in this project)
+            return await super().receive(channel)
+        assert self.require_valid_channel_name(channel)
+        process_channel = self.non_local_name(channel)
+        assert process_channel.endswith(self.client_prefix + "!"), "Wrong client prefix"
+        buffer = self.receive_buffer[channel]
+        self.receive_count += 1
+        try:
+            if buffer.empty():
+                self._keep_reading(process_channel)
+            message = await buffer.get()
+        except asyncio.CancelledError:
+            self.receive_buffer.pop(channel, None)  # the socket is closing, as channels_redis has it
+            raise
+        finally:
+            self.receive_count -= 1
+        if buffer.empty() and self.receive_buffer.get(channel) is buffer:
+            del self.receive_buffer[channel]
+        if isinstance(message, _ReadFailed):
+            raise message.error
+        return message
+
+    def _keep_reading(self, process_channel: str) -> None:
+        """Start the process's reader unless it runs (it stops when no socket waits)."""
+        loop = asyncio.get_running_loop()
+        reader = self._reader
+        if reader is not None and not reader.done() and not reader.get_loop().is_closed():
+            if reader.get_loop() is not loop:
+                raise RuntimeError("Two event loops are trying to receive() on one channel layer at once!")
+            return
+        self._reader = loop.create_task(self._read_for_sockets(process_channel))
+
+    async def _read_for_sockets(self, process_channel: str) -> None:
+        """Buffer the process's messages, each for its sockets, in order, while any socket waits. When
+        Redis fails, every waiting socket gets the error (its consumer ends, its client reconnects and
+        asks for what it missed), and the next receive starts a new reader."""
+        try:
+            while self.receive_count:
+                message_channel, message = await self.receive_single(process_channel)
+                for name in message_channel if isinstance(message_channel, list) else [message_channel]:
+                    self.receive_buffer[name].put_nowait(message)
+        except Exception as error:
+            for buffer in list(self.receive_buffer.values()):
+                buffer.put_nowait(_ReadFailed(error))
+
     async def receive_single(self, channel):
         """The process's next messages, for all of its sockets: every message waiting (up to
         `receive_batch`), or the next to come, in one round trip, where channels_redis takes four per
@@ -157,7 +217,7 @@ class ReliableRedisChannelLayer(RedisChannelLayer):
         so it needs no backup (`_uncancelled_pop`).
 
         The messages reach the sockets' buffers in their order: all but the last here, the last by
-        `receive`, which buffers what this returns with no await in between."""
+        the reader, which buffers what this returns with no await in between."""
         if not channel.endswith("!"):  # a channel of its own, read by one consumer (none in this project)
             return await super().receive_single(channel)
         assert self.require_valid_channel_name(channel, receive=True), "Channel name invalid"

@@ -226,3 +226,33 @@ async def test_messages_taken_by_a_receive_that_is_cancelled_go_to_the_next_rece
     assert [(await received(layer, staying, timeout=1))["n"] for _ in range(3)] == [0, 1, 2]
     assert await received(layer, staying) is None
     await layer.flush()
+
+
+@pytest.mark.asyncio
+async def test_when_reading_from_redis_fails_every_waiting_socket_hears_it_and_the_next_receive_reads_again(
+    redis_url, monkeypatch
+):
+    """One reader takes the process's messages off Redis for all of its sockets. If it fails, each
+    waiting socket's receive raises (its consumer ends and its client reconnects and catches up), and
+    nothing stays stuck: the next receive reads again."""
+    import redis
+
+    layer = ReliableRedisChannelLayer(hosts=[redis_url], prefix="test-read-fails")
+    await layer.flush()
+    first, second = await layer.new_channel(), await layer.new_channel()
+    redis_client = type(layer.connection(0))
+    real_bzmpop = redis_client.bzmpop
+
+    async def broken(self, *args, **kwargs):
+        raise redis.ConnectionError("Redis went away")
+
+    monkeypatch.setattr(redis_client, "bzmpop", broken)
+    waiting = [asyncio.ensure_future(layer.receive(channel)) for channel in (first, second)]
+    for receive in waiting:
+        with pytest.raises(redis.ConnectionError):
+            await asyncio.wait_for(receive, 2)
+
+    monkeypatch.setattr(redis_client, "bzmpop", real_bzmpop)
+    await layer.send(second, {"type": "frame.send", "n": 1})
+    assert (await received(layer, second, timeout=2))["n"] == 1
+    await layer.flush()
