@@ -9,7 +9,9 @@ The chat benchmark's figures move with the machine's other load by more than a c
 does; this measures the layer's own client CPU (`time.process_time`, `time.thread_time`), which moves
 less: over five runs on the 2-core machine, the fan-out 215 to 227 µs (one run 340) and receiving
 628 to 829 µs; on a faster day, five runs of the fan-out from a worker thread gave 67 to 88 µs, and
-handed to the event loop 199 to 274 µs. Compare alternating runs of two versions. It uses database
+handed to the event loop 199 to 274 µs. Receiving, on a slow day, six alternating pairs of runs: 409
+to 493 µs with one reader per process, 530 to 628 µs with channels_redis's receive (the waiting sockets
+racing for its lock). Compare alternating runs of two versions. It uses database
 14 of `BENCH_REDIS_URL`'s server and flushes it.
 """
 
