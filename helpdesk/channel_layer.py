@@ -122,15 +122,15 @@ def _put_back(connection, channel: str, popped: asyncio.Future) -> None:
     returned.add_done_callback(_log_failed_return)
 
 
+def _log_failed_return(returned: asyncio.Future) -> None:
+    if not returned.cancelled() and returned.exception() is not None:
+        logger.error("Messages popped by a stopped reader could not be put back", exc_info=returned.exception())
+
+
 class _ReadFailed(NamedTuple):
     """In a socket's buffer: reading the process's messages off Redis failed with `error`."""
 
     error: Exception
-
-
-def _log_failed_return(returned: asyncio.Future) -> None:
-    if not returned.cancelled() and returned.exception() is not None:
-        logger.error("Messages popped for a closed socket could not be put back", exc_info=returned.exception())
 
 
 class ReliableRedisChannelLayer(RedisChannelLayer):
