@@ -1,6 +1,6 @@
 """The production channel layer: channels_redis's core layer, configured so load cannot silently drop
 fan-out or starve sockets, sending an event's messages, each to several groups, in one round trip
-(`group_send_all`), and taking every message waiting for a process's sockets in one (`receive_single`,
+(`group_send_all`), and taking every message waiting for a process's sockets in one (`receive`,
 with `BZMPOP`: Redis 7 or newer).
 
 Out of the box the core layer has four ways to lose messages or sockets under load: redis-py's
@@ -203,33 +203,27 @@ class ReliableRedisChannelLayer(RedisChannelLayer):
         asks for what it missed), and the next receive starts a new reader."""
         try:
             while self.receive_count:
-                message_channel, message = await self.receive_single(process_channel)
-                for name in message_channel if isinstance(message_channel, list) else [message_channel]:
-                    self.receive_buffer[name].put_nowait(message)
+                for message_channel, message in await self._pop_for_sockets(process_channel):
+                    for name in message_channel if isinstance(message_channel, list) else [message_channel]:
+                        self.receive_buffer[name].put_nowait(message)
         except Exception as error:
             for buffer in list(self.receive_buffer.values()):
                 buffer.put_nowait(_ReadFailed(error))
 
-    async def receive_single(self, channel):
-        """The process's next messages, for all of its sockets: every message waiting (up to
-        `receive_batch`), or the next to come, in one round trip, where channels_redis takes four per
-        message (put back its backup, pop, back it up, clean the backup). The pop is never cancelled,
-        so it needs no backup (`_uncancelled_pop`).
-
-        The messages reach the sockets' buffers in their order: all but the last here, the last by
-        the reader, which buffers what this returns with no await in between."""
-        if not channel.endswith("!"):  # a channel of its own, read by one consumer (none in this project)
-            return await super().receive_single(channel)
-        assert self.require_valid_channel_name(channel, receive=True), "Channel name invalid"
-        connection = self.connection(self.consistent_hash(channel))
+    async def _pop_for_sockets(self, process_channel: str) -> list[tuple]:
+        """The process's next messages, for all of its sockets, in order, each as (its channel or
+        channels, the message): every message waiting (up to `receive_batch`), or the next to come, in
+        one round trip, where channels_redis's `receive_single` takes four per message (put back its
+        backup, pop, back it up, clean the backup). The pop is never cancelled, so it needs no backup
+        (`_uncancelled_pop`)."""
+        assert self.require_valid_channel_name(process_channel, receive=True), "Channel name invalid"
+        connection = self.connection(self.consistent_hash(process_channel))
         popped = None
         while popped is None:
-            popped = await _uncancelled_pop(connection, self.prefix + channel, self.brpop_timeout, self.receive_batch)
-        messages = [self._addressed(channel, self.deserialize(member)) for member, _score in popped]
-        for message_channel, message in messages[:-1]:
-            for name in message_channel if isinstance(message_channel, list) else [message_channel]:
-                self.receive_buffer[name].put_nowait(message)
-        return messages[-1]
+            popped = await _uncancelled_pop(
+                connection, self.prefix + process_channel, self.brpop_timeout, self.receive_batch
+            )
+        return [self._addressed(process_channel, self.deserialize(member)) for member, _score in popped]
 
     @staticmethod
     def _addressed(channel, message: dict):
