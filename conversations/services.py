@@ -212,6 +212,22 @@ def _check_client_id(client_id) -> None:
         )
 
 
+def _reply_refusal(agent: Agent, conversation: Conversation, channel: str) -> ServiceError | None:
+    """Why the agent's reply cannot be stored, if it cannot."""
+    if reason := permissions.why_cannot_reply(agent, conversation):
+        return ServiceError(reason, code="forbidden")
+    if channel != Channel.WEB and not events.has_deliverer(channel):
+        return ServiceError(
+            _("Replies cannot be sent through %(channel)s: that channel is not set up.")
+            % {"channel": Channel(channel).label},
+            code="conflict",
+            field="channel",
+        )
+    if channel != Channel.WEB and (reason := events.reply_refusal(conversation, channel)):
+        return ServiceError(reason, code="conflict", field="channel")
+    return None
+
+
 def _message_store(
     conversation: Conversation,
     *,
@@ -223,19 +239,16 @@ def _message_store(
     external_id: str | None,
 ) -> Message:
     """Store a checked, masked message in a conversation this transaction holds locked."""
-    if duplicate := _existing_duplicate(conversation, channel, client_id, external_id):
+    # A repeated client id comes from this conversation, whose lock we hold. On PostgreSQL the insert
+    # finds it (a query less on every message) and writes nothing; elsewhere it is looked up first.
+    repeat_found_by_insert = client_id is not None and external_id is None and rows.skips_duplicates()
+    if not repeat_found_by_insert and (duplicate := _existing_duplicate(conversation, channel, client_id, external_id)):
         return duplicate
-    if agent is not None:
-        _refuse_if(permissions.why_cannot_reply(agent, conversation))
-        if channel != Channel.WEB and not events.has_deliverer(channel):
-            raise ServiceError(
-                _("Replies cannot be sent through %(channel)s: that channel is not set up.")
-                % {"channel": Channel(channel).label},
-                code="conflict",
-                field="channel",
-            )
-        if channel != Channel.WEB and (reason := events.reply_refusal(conversation, channel)):
-            raise ServiceError(reason, code="conflict", field="channel")
+    if agent is not None and (refusal := _reply_refusal(agent, conversation, channel)):
+        # The repeat of a reply that went out before the refusal is that reply: it is acknowledged.
+        if repeat_found_by_insert and (duplicate := _existing_duplicate(conversation, channel, client_id, None)):
+            return duplicate
+        raise refusal
 
     now = timezone.now()
     delivery = Message.Delivery.PENDING if agent is not None and channel != Channel.WEB else Message.Delivery.NONE
@@ -250,10 +263,8 @@ def _message_store(
         delivery_status=delivery,
         created_at=now,
     )
-    # A repeated client id can only come from this conversation, whose lock we hold: the check above
-    # is final, and the message is stored below with the conversation's change. A channel's message
-    # id is unique across conversations: it is stored first, to learn whether another conversation's
-    # transaction stored it meanwhile.
+    # A channel's message id is unique across conversations: it is stored first, to learn whether
+    # another conversation's transaction stored it meanwhile.
     if external_id is not None:
         try:
             with transaction.atomic():
@@ -265,22 +276,27 @@ def _message_store(
 
     conversation.last_message_at = now
     fields = ["last_message_at"]
+    reopened = None
     if author == Message.Author.VISITOR and not conversation.is_open:
-        _reopen(conversation, actor=None, by_visitor=True)
+        reopened = _reopen(conversation, by_visitor=True)
         fields += ["status", "resolved_at", "assignee"]
+    joined = agent is not None and conversation.assignee_id is None
     if agent is not None:
         if conversation.first_response_at is None:
             conversation.first_response_at = now
             fields.append("first_response_at")
-        if conversation.assignee_id is None:
+        if joined:
             conversation.assignee = agent
             fields.append("assignee")
-            _record(conversation, ConversationEvent.Kind.JOINED, actor=agent, agent_id=agent.pk)
-    if message.pk is None:  # not stored above
-        rows.insert_and_update(message, conversation, fields)
-    else:
+    if message.pk is not None:  # stored above
         rows.update(conversation, fields)
+    elif not rows.insert_and_update(message, conversation, fields, unless_duplicate=repeat_found_by_insert):
+        return _existing_duplicate(conversation, channel, client_id, None)  # nothing was written
 
+    if reopened is not None:
+        _record(conversation, ConversationEvent.Kind.REOPENED, **reopened)
+    if joined:
+        _record(conversation, ConversationEvent.Kind.JOINED, actor=agent, agent_id=agent.pk)
     hub.publish(
         {
             "type": "message.created",
@@ -380,19 +396,14 @@ def visitor_message_create(
     )
 
 
-def _reopen(conversation: Conversation, *, actor: Agent | None, by_visitor: bool) -> None:
-    """Back to open. It stays with its agent only while that agent is online; otherwise it returns to New."""
+def _reopen(conversation: Conversation, *, by_visitor: bool) -> dict:
+    """Back to open, for the caller to save: it stays with its agent only while that agent is online;
+    otherwise it returns to New. Returns what the history records of it."""
     conversation.status = Conversation.Status.OPEN
     conversation.resolved_at = None
     if by_visitor and conversation.assignee is not None and not conversation.assignee.is_online:
         conversation.assignee = None
-    _record(
-        conversation,
-        ConversationEvent.Kind.REOPENED,
-        actor=actor,
-        by="visitor" if by_visitor else "agent",
-        assignee_id=conversation.assignee_id,
-    )
+    return {"by": "visitor" if by_visitor else "agent", "assignee_id": conversation.assignee_id}
 
 
 @transaction.atomic
@@ -416,8 +427,9 @@ def conversation_reopen(*, conversation: Conversation, actor: Agent) -> Conversa
     _refuse_if(permissions.why_cannot_reply(actor, conversation))
     if conversation.is_open:
         return conversation
-    _reopen(conversation, actor=actor, by_visitor=False)
+    reopened = _reopen(conversation, by_visitor=False)
     conversation.save(update_fields=["status", "resolved_at", "assignee"])
+    _record(conversation, ConversationEvent.Kind.REOPENED, actor=actor, **reopened)
     return conversation
 
 

@@ -141,26 +141,45 @@ def _not_found(instance: Model) -> DatabaseError:
     return DatabaseError(f"{type(instance).__name__} {instance.pk} was not found to update.")
 
 
-def insert_and_update(new: Model, changed: Model, fields: list[str]) -> None:
+def skips_duplicates() -> bool:
+    """Whether `insert_and_update` can leave out a new row that repeats a unique one."""
+    return connection.vendor == "postgresql"
+
+
+def insert_and_update(new: Model, changed: Model, fields: list[str], *, unless_duplicate: bool = False) -> bool:
     """Store a new row and write these fields of a stored row, as `insert` and `update` do, within the
     caller's transaction. On PostgreSQL that is one statement (a data-modifying WITH): one round trip
-    where they take two."""
+    where they take two.
+
+    With `unless_duplicate` (where `skips_duplicates()`), a new row that would break a unique
+    constraint writes nothing, neither row, and the answer is False: the repeat is found without a
+    query of its own before."""
     if connection.vendor != "postgresql":
+        if unless_duplicate:
+            raise NotImplementedError(f"{connection.vendor} cannot leave out a duplicate in the statement.")
         insert(new)
         update(changed, fields)
-        return
+        return True
     inserting = _insert_statement(type(new), connection.vendor)
     updating, update_params = _update(changed, fields)
+    if unless_duplicate:
+        skip, only_if_new = " ON CONFLICT DO NOTHING", " AND EXISTS (SELECT 1 FROM new)"
+    else:
+        skip = only_if_new = ""
     with preparing_cursor() as cursor:
         cursor.execute(
-            f"WITH new AS ({inserting.into}{inserting.row}{inserting.returning}), changed AS ({updating} RETURNING 1) "
+            f"WITH new AS ({inserting.into}{inserting.row}{skip}{inserting.returning}), "
+            f"changed AS ({updating}{only_if_new} RETURNING 1) "
             "SELECT (SELECT * FROM new), (SELECT count(*) FROM changed)",
             _values(new, inserting.fields, adding=True) + update_params,
         )
         key, updated = cursor.fetchone()
+    if key is None:
+        return False
     if updated != 1:
         raise _not_found(changed)
     _stored(new, key)
+    return True
 
 
 @dataclass(frozen=True, eq=False)  # one per model and alias (`columns`): compared by identity

@@ -119,6 +119,41 @@ def test_a_retried_client_id_stores_the_message_once(conversation):
     assert conversation.messages.count() == 1
 
 
+def test_a_repeat_arriving_after_its_conversation_was_resolved_changes_nothing(
+    visitor, agent, published, django_capture_on_commit_callbacks
+):
+    """A chat box resending a message it already sent (its ack was lost) must not reopen the
+    conversation the agent has resolved since."""
+    first = visitor_says(visitor, "Thanks, bye", client_id="c-1")
+    conversation = resolved_by(first.conversation, agent)
+    history = kinds(conversation)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        again = visitor_says(visitor, "Thanks, bye", client_id="c-1")
+
+    assert again.pk == first.pk
+    conversation.refresh_from_db()
+    assert conversation.status == Conversation.Status.RESOLVED
+    assert kinds(conversation) == history
+    assert conversation.messages.count() == 2
+    assert published == []
+
+
+def test_a_reply_repeated_after_the_agent_was_switched_off_is_acknowledged_as_the_reply_it_was(agent, conversation):
+    """The reply went out before the owner took the agent off chat: its resend is that reply, not a refusal."""
+    first = services.agent_message_create(agent=agent, conversation_id=conversation.pk, body="Hi", client_id="a-1")
+    Agent.objects.filter(pk=agent.pk).update(can_chat=False)
+    agent.refresh_from_db()
+
+    again = services.agent_message_create(agent=agent, conversation_id=conversation.pk, body="Hi", client_id="a-1")
+
+    assert again.pk == first.pk
+    with pytest.raises(ServiceError) as refused:
+        services.agent_message_create(agent=agent, conversation_id=conversation.pk, body="Hi", client_id="a-2")
+    assert refused.value.code == "forbidden"
+    assert conversation.messages.count() == 1
+
+
 def test_a_webhook_delivered_twice_stores_one_message(visitor):
     first = visitor_says(visitor, "Hi", channel=Channel.MESSENGER, external_id="m_abc")
     again = visitor_says(visitor, "Hi", channel=Channel.MESSENGER, external_id="m_abc")

@@ -82,6 +82,25 @@ def test_when_the_changed_row_is_gone_the_new_one_is_not_stored_either():
     assert not Message.objects.exists()
 
 
+@pytest.mark.skipif("not rows.skips_duplicates()")
+def test_a_new_row_that_repeats_a_unique_one_leaves_both_rows_as_they_were():
+    conversation = ConversationFactory()
+    stored = Message.objects.create(conversation=conversation, author="visitor", body="hi", client_id="c1")
+    before = conversation.last_message_at
+    conversation.last_message_at = timezone.now() + timedelta(minutes=1)
+    repeat = Message(conversation=conversation, author="visitor", body="hi again", client_id="c1")
+
+    assert not rows.insert_and_update(repeat, conversation, ["last_message_at"], unless_duplicate=True)
+
+    assert repeat.pk is None
+    assert list(Message.objects.values_list("pk", "body")) == [(stored.pk, "hi")]
+    assert Conversation.objects.get(pk=conversation.pk).last_message_at == before
+    another = Message(conversation=conversation, author="visitor", body="more", client_id="c2")
+    assert rows.insert_and_update(another, conversation, ["last_message_at"], unless_duplicate=True)
+    assert Message.objects.get(pk=another.pk).body == "more"
+    assert Conversation.objects.get(pk=conversation.pk).last_message_at == conversation.last_message_at
+
+
 def test_read_one_loads_the_model_as_the_orm_does_and_none_when_nothing_matches():
     agent = AgentFactory(online=True)
 
