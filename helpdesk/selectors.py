@@ -33,21 +33,25 @@ def agents_online_with_membership(group_id: int | None) -> list[tuple[int, bool]
     Asked on every visitor message after a reply (notifications), so it is one statement in SQL: the
     ORM took longer to build the queries than the database to run them. The same rule as
     `agents_online`, which a test holds them to."""
+    sql, params = agents_online_with_membership_sql(group_id)
+    with rows.preparing_cursor() as cursor:
+        cursor.execute(sql, params)
+        return sorted((agent_id, bool(member)) for agent_id, member in cursor.fetchall())
+
+
+def agents_online_with_membership_sql(group_id: int | None) -> tuple[str, list]:
+    """The statement behind `agents_online_with_membership` (its rows in no order), for a caller that
+    asks it together with something else in one round trip."""
     membership = Agent.groups.through._meta
     quote = connection.ops.quote_name
-    with rows.preparing_cursor() as cursor:
-        cursor.execute(
-            f"""SELECT a.id, EXISTS (
-                    SELECT 1 FROM {quote(membership.db_table)} m
-                    WHERE m.{quote(membership.get_field("agent").column)} = a.id
-                    AND m.{quote(membership.get_field("agentgroup").column)} = %s
-                )
-            FROM {quote(Agent._meta.db_table)} a
-            WHERE a.is_active = %s AND a.can_chat = %s AND a.status = %s AND a.last_seen_at >= %s
-            ORDER BY a.id""",
-            [group_id, True, True, Agent.Status.ONLINE, connection.ops.adapt_datetimefield_value(_online_since())],
+    sql = f"""SELECT a.id, EXISTS (
+            SELECT 1 FROM {quote(membership.db_table)} m
+            WHERE m.{quote(membership.get_field("agent").column)} = a.id
+            AND m.{quote(membership.get_field("agentgroup").column)} = %s
         )
-        return [(agent_id, bool(member)) for agent_id, member in cursor.fetchall()]
+        FROM {quote(Agent._meta.db_table)} a
+        WHERE a.is_active = %s AND a.can_chat = %s AND a.status = %s AND a.last_seen_at >= %s"""
+    return sql, [group_id, True, True, Agent.Status.ONLINE, connection.ops.adapt_datetimefield_value(_online_since())]
 
 
 def any_agent_available() -> bool:

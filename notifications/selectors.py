@@ -8,7 +8,6 @@ from django.utils import timezone
 
 from conversations.models import Channel, Conversation, Message
 from helpdesk.models import Agent
-from helpdesk.selectors import agents_online_with_membership
 from visitors.models import PageView
 
 from .models import Episode, NotificationSettings
@@ -43,10 +42,9 @@ def agents_who_could_answer(conversation: Conversation) -> QuerySet[Agent]:
     return could
 
 
-def agent_ids_online_for(conversation: Conversation) -> list[int]:
+def agent_ids_online_for(conversation: Conversation, online: list[tuple[int, bool]]) -> list[int]:
     """Who is online to answer: the assignee when online, else the online agents who could answer
-    (`agents_who_could_answer`)."""
-    online = agents_online_with_membership(conversation.group_id)
+    (`agents_who_could_answer`). `online` is `agents_online_with_membership` of the conversation's group."""
     if conversation.assignee_id in {agent_id for agent_id, _member in online}:
         return [conversation.assignee_id]
     in_group = [agent_id for agent_id, member in online if member]

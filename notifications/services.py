@@ -24,6 +24,7 @@ from helpdesk import events as hub
 from helpdesk import rows
 from helpdesk.errors import ServiceError
 from helpdesk.models import Agent
+from helpdesk.selectors import agents_online_with_membership_sql
 from visitors.presence import presence
 
 from . import permissions, selectors
@@ -108,21 +109,27 @@ class OpenEpisode(NamedTuple):
     answered: bool  # an agent replied after it started, before the message in hand
 
 
-def _open_episode(conversation_id: int, message_id: int) -> OpenEpisode | None:
-    """The conversation's open episode, if any, as a visitor's message `message_id` finds it."""
+def _open_episode_and_agents_online(
+    conversation: Conversation, message_id: int
+) -> tuple[OpenEpisode | None, list[tuple[int, bool]]]:
+    """The conversation's open episode, if any, as a visitor's message `message_id` finds it, and
+    `agents_online_with_membership` of its group, in one round trip."""
+    online_sql, online_params = agents_online_with_membership_sql(conversation.group_id)
     with rows.preparing_cursor() as cursor:
         cursor.execute(
-            f"""SELECT episode.id, EXISTS (
+            f"""SELECT 0, episode.id, EXISTS (
                     SELECT 1 FROM {_sql_names()["message"]} reply
                     WHERE reply.conversation_id = episode.conversation_id AND reply.author = %s
                     AND reply.id > episode.start_message_id AND reply.id < %s
                 )
             FROM {_sql_names()["episode"]} episode
-            WHERE episode.conversation_id = %s AND episode.ended_at IS NULL""",
-            [Message.Author.AGENT, message_id, conversation_id],
+            WHERE episode.conversation_id = %s AND episode.ended_at IS NULL
+            UNION ALL SELECT 1, online.* FROM ({online_sql}) online""",
+            [Message.Author.AGENT, message_id, conversation.pk, *online_params],
         )
-        found = cursor.fetchone()
-    return OpenEpisode(found[0], bool(found[1])) if found else None
+        found = cursor.fetchall()
+    episode = next((OpenEpisode(key, bool(answered)) for which, key, answered in found if which == 0), None)
+    return episode, sorted((key, bool(member)) for which, key, member in found if which == 1)
 
 
 def _enqueue_check(episode: Episode, *, countdown: int = 0) -> None:
@@ -141,11 +148,11 @@ def notification_visitor_wrote(*, conversation: Conversation, message_id: int) -
     episode is checked before sending (`_recheck`)."""
     if not conversation.is_open:
         return None
-    open_episode = _open_episode(conversation.pk, message_id)
+    open_episode, agents_online = _open_episode_and_agents_online(conversation, message_id)
     if open_episode is not None and not open_episode.answered:
         return open_episode.id
 
-    online = selectors.agent_ids_online_for(conversation)
+    online = selectors.agent_ids_online_for(conversation, agents_online)
     if online and conversation.channel != Channel.WEB:
         return None  # only the website has visitors who leave; someone online sees the message
     if online:

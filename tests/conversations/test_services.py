@@ -1,5 +1,6 @@
 import pytest
 from django.core.management import call_command
+from django.db import connection
 
 from conversations import events, services
 from conversations.models import Channel, Conversation, ConversationEvent, Message
@@ -788,15 +789,18 @@ def test_a_chat_message_and_all_it_sets_off_take_a_fixed_handful_of_queries(
 ):
     """Every message of a live chat pays for this, hundreds of times a second under load: storing it,
     the webhooks' check and the notification bookkeeping, whatever the conversation's length."""
+    # PostgreSQL writes a message with its conversation's change, and an episode with its recipients,
+    # in one statement each, and the message's insert finds a repeated client id.
+    visitor_queries, reply_queries = (9, 6) if connection.vendor == "postgresql" else (12, 8)
     agent = online(AgentFactory())
     conversation = visitor_says(visitor, client_id="c0").conversation
     for n in range(1, 4):
         with django_capture_on_commit_callbacks(execute=True):
             services.agent_message_create(agent=agent, conversation_id=conversation.pk, body="Hi", client_id=f"a{n}")
         # After each reply, the visitor's next message starts a new possibly-missed episode.
-        with django_assert_max_num_queries(13), django_capture_on_commit_callbacks(execute=True):
+        with django_assert_max_num_queries(visitor_queries), django_capture_on_commit_callbacks(execute=True):
             visitor_says(visitor, "Thanks", client_id=f"c{n}")
-    with django_assert_max_num_queries(8), django_capture_on_commit_callbacks(execute=True):
+    with django_assert_max_num_queries(reply_queries), django_capture_on_commit_callbacks(execute=True):
         services.agent_message_create(agent=agent, conversation_id=conversation.pk, body="Bye", client_id="a9")
 
 
