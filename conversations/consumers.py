@@ -451,6 +451,13 @@ class VisitorConsumer(JsonProtocolConsumer):
         services.conversation_rate(conversation=conversation, visitor=self.visitor, rating=rating, comment=comment)
 
 
+def _frame_conversation_id(frame) -> int:
+    conversation_id = optional_id(frame, "conversation_id")
+    if conversation_id is None:
+        raise ServiceError(_("conversation_id is missing."), field="conversation_id")
+    return conversation_id
+
+
 class AgentConsumer(JsonProtocolConsumer):
     """The dashboard. Signed in by the Django session; only pages served by this helpdesk may open it."""
 
@@ -525,9 +532,7 @@ class AgentConsumer(JsonProtocolConsumer):
 
     def _conversation_id(self, frame) -> int:
         """The frame's conversation id, once the agent is re-read and may still log in."""
-        conversation_id = optional_id(frame, "conversation_id")
-        if conversation_id is None:
-            raise ServiceError(_("conversation_id is missing."), field="conversation_id")
+        conversation_id = _frame_conversation_id(frame)
         if self._reload_agent() is None:
             raise ServiceError(_("Your account cannot log in any more."), code="forbidden")
         return conversation_id
@@ -580,10 +585,9 @@ class AgentConsumer(JsonProtocolConsumer):
         )
 
     def _send(self, frame, body, client_id, channel):
-        conversation_id = self._conversation_id(frame)  # re-reads the agent: before `self.agent` is passed on
         return services.agent_message_create(
-            agent=self.agent,
-            conversation_id=conversation_id,
+            agent=self.agent,  # read again with the conversation
+            conversation_id=_frame_conversation_id(frame),
             body=body,
             client_id=client_id,
             channel=channel if isinstance(channel, str) else None,

@@ -35,27 +35,41 @@ def _read_locked(where: str, params: list, order_by: str = "") -> Conversation |
 
     In SQL because every change starts here: the ORM spent about five times longer building this
     query (a join and FOR UPDATE OF) than PostgreSQL spent running it."""
-    conversation_columns, agent_columns = rows.columns(Conversation, "c"), rows.columns(Agent, "a")
-    with rows.preparing_cursor() as cursor:
-        cursor.execute(_locked_read_sql(connection.vendor, where, order_by), params)
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    conversation, assignee = rows.from_row(row, conversation_columns, agent_columns)
-    Conversation.assignee.field.set_cached_value(conversation, assignee)
+    conversation, _agent = _read_locked_with_agent(None, where, params, order_by)
     return conversation
 
 
+def _read_locked_with_agent(
+    agent_id: int | None, where: str, params: list, order_by: str = ""
+) -> tuple[Conversation | None, Agent | None]:
+    """`_read_locked`, and in the same query the agent `agent_id` as stored now: None when they can no
+    longer log in (the rule of `agent_who_can_log_in`), or when no conversation is found."""
+    selected = [rows.columns(Conversation, "c"), rows.columns(Agent, "a")]
+    if agent_id is not None:
+        selected.append(rows.columns(Agent, "actor"))
+        params = [agent_id, True, *params]
+    with rows.preparing_cursor() as cursor:
+        cursor.execute(_locked_read_sql(connection.vendor, where, order_by, agent_id is not None), params)
+        row = cursor.fetchone()
+    if row is None:
+        return None, None
+    conversation, assignee, *actor = rows.from_row(row, *selected)
+    Conversation.assignee.field.set_cached_value(conversation, assignee)
+    return conversation, actor[0] if actor else None
+
+
 @functools.cache
-def _locked_read_sql(vendor: str, where: str, order_by: str) -> str:
+def _locked_read_sql(vendor: str, where: str, order_by: str, with_actor: bool) -> str:
     quote = connection.ops.quote_name
+    agents, agent_key = quote(Agent._meta.db_table), quote(Agent._meta.pk.column)
+    active = quote(Agent._meta.get_field("is_active").column)
     selected = f"{rows.columns(Conversation, 'c').sql}, {rows.columns(Agent, 'a').sql}"
     assignee_column = quote(Conversation._meta.get_field("assignee").column)
-    sql = (
-        f"SELECT {selected} FROM {quote(Conversation._meta.db_table)} c"
-        f" LEFT JOIN {quote(Agent._meta.db_table)} a ON a.{quote(Agent._meta.pk.column)} = c.{assignee_column}"
-        f" WHERE {where} {order_by} LIMIT 1"
-    )
+    joined = f" LEFT JOIN {agents} a ON a.{agent_key} = c.{assignee_column}"
+    if with_actor:
+        selected += f", {rows.columns(Agent, 'actor').sql}"
+        joined += f" LEFT JOIN {agents} actor ON actor.{agent_key} = %s AND actor.{active} = %s"
+    sql = f"SELECT {selected} FROM {quote(Conversation._meta.db_table)} c{joined} WHERE {where} {order_by} LIMIT 1"
     if connection.features.has_select_for_update_of:
         sql += " FOR UPDATE OF c"
     return sql
@@ -168,10 +182,16 @@ def agent_message_create(
     *, agent: Agent, conversation_id: int, body: str, client_id: str | None = None, channel: str | None = None
 ) -> Message:
     """An agent writes in a conversation by its id: `message_create`'s rules, with the conversation
-    read once, under its lock, and not found when the agent may not see it (as everywhere else)."""
+    read once, under its lock, and not found when the agent may not see it (as everywhere else). The
+    agent is read again in the same query: their rights are those stored now, not those of the moment
+    `agent` was loaded (a dashboard that has been open for hours)."""
     _check_client_id(client_id)
-    conversation = _read_locked("c.id = %s", [conversation_id])
-    if conversation is None or not permissions.can_view(agent, conversation):
+    conversation, agent = _read_locked_with_agent(agent.pk, "c.id = %s", [conversation_id])
+    if conversation is None:
+        raise ServiceError(_("No such conversation."), code="not_found")
+    if agent is None:
+        raise ServiceError(_("Your account cannot log in any more."), code="forbidden")
+    if not permissions.can_view(agent, conversation):
         raise ServiceError(_("No such conversation."), code="not_found")
     channel = _message_channel(
         conversation, author=Message.Author.AGENT, agent=agent, channel=channel, external_id=None

@@ -804,6 +804,26 @@ def test_a_chat_message_and_all_it_sets_off_take_a_fixed_handful_of_queries(
         services.agent_message_create(agent=agent, conversation_id=conversation.pk, body="Bye", client_id="a9")
 
 
+def test_a_reply_by_conversation_id_is_judged_by_the_agent_as_stored_now(agent, conversation):
+    """The dashboard hands over the agent it loaded a while ago: the owner may have switched them off
+    or locked them out since."""
+    Agent.objects.filter(pk=agent.pk).update(can_chat=False)
+    with pytest.raises(ServiceError) as refused:
+        services.agent_message_create(agent=agent, conversation_id=conversation.pk, body="Hi", client_id="a1")
+    assert refused.value.code == "forbidden"
+
+    Agent.objects.filter(pk=agent.pk).update(can_chat=True, is_active=False)
+    with pytest.raises(ServiceError) as refused:
+        services.agent_message_create(agent=agent, conversation_id=conversation.pk, body="Hi", client_id="a2")
+    assert refused.value.code == "forbidden"
+    assert "cannot log in" in refused.value.message
+    assert not Message.objects.exists()
+
+    Agent.objects.filter(pk=agent.pk).update(is_active=True, name="Renamed")
+    reply = services.agent_message_create(agent=agent, conversation_id=conversation.pk, body="Hi", client_id="a3")
+    assert reply.agent.name == "Renamed"
+
+
 def test_an_agent_writing_by_conversation_id_is_refused_where_they_may_not_look(agent, visitor):
     """The dashboard's door for replies: a conversation of another group is "not found", as when
     opening it, so its existence is not given away; one the agent may see takes the reply."""
