@@ -80,6 +80,16 @@ def _agents_availability_not_remembered_between_tests():
     cache.delete("helpdesk:agents-available")
 
 
+@pytest.fixture(autouse=True)
+def _each_test_starts_in_the_default_language():
+    """A request by an agent who reads Hungarian leaves Hungarian active in the thread (LocaleMiddleware
+    sets each request's language anew, so requests do not inherit it): a later test must not."""
+    yield
+    from django.utils import translation
+
+    translation.deactivate()
+
+
 @pytest.fixture
 def in_process_channel_layer(settings):
     """For a server running in a thread of the test process (the browser tests): its own in-memory
