@@ -77,20 +77,10 @@ def insert_with(parent: Model, link: str, children: list[Model]) -> None:
                 setattr(child, link, parent)
             insert(*children)
         return
-    parent_statement = _insert_statement(type(parent), connection.vendor)
-    child_statement = _insert_statement(type(children[0]), connection.vendor)
-    pk = _quote(type(parent)._meta.pk.column)
-    child_fields = child_statement.fields
-    link_field = type(children[0])._meta.get_field(link)
-    child_row = "(" + ", ".join(f"(SELECT {pk} FROM parent)" if f is link_field else "%s" for f in child_fields) + ")"
-    unlinked_fields = [field for field in child_fields if field is not link_field]
-    params = _values(parent, parent_statement.fields, adding=True)
-    params += [value for child in children for value in _values(child, unlinked_fields, adding=True)]
-    sql = (
-        f"WITH parent AS ({parent_statement.into}{parent_statement.row}{parent_statement.returning}), "
-        f"children AS ({child_statement.into}{', '.join([child_row] * len(children))}{child_statement.returning}) "
-        f"SELECT 0, {pk} FROM parent UNION ALL SELECT 1, {_quote(type(children[0])._meta.pk.column)} FROM children"
-    )
+    parent_fields = _insert_statement(type(parent), connection.vendor).fields
+    sql, child_fields = _insert_with_statement(type(parent), type(children[0]), link, len(children), connection.vendor)
+    params = _values(parent, parent_fields, adding=True)
+    params += [value for child in children for value in _values(child, child_fields, adding=True)]
     # Inside a transaction a failed statement would spoil it: a savepoint keeps that to this one.
     scope = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
     with scope, preparing_cursor() as cursor:
@@ -101,6 +91,25 @@ def insert_with(parent: Model, link: str, children: list[Model]) -> None:
     for child, key in zip(children, [key for which, key in keys if which == 1], strict=True):
         setattr(child, link, parent)
         _stored(child, key)
+
+
+@functools.cache
+def _insert_with_statement(
+    parent_model: type[Model], child_model: type[Model], link: str, count: int, vendor: str
+) -> tuple[str, list]:
+    """`insert_with`'s statement for `count` children, and the children's fields it takes values for."""
+    parent_statement = _insert_statement(parent_model, vendor)
+    child_statement = _insert_statement(child_model, vendor)
+    pk = _quote(parent_model._meta.pk.column)
+    link_field = child_model._meta.get_field(link)
+    values = [f"(SELECT {pk} FROM parent)" if field is link_field else "%s" for field in child_statement.fields]
+    child_row = f"({', '.join(values)})"
+    sql = (
+        f"WITH parent AS ({parent_statement.into}{parent_statement.row}{parent_statement.returning}), "
+        f"children AS ({child_statement.into}{', '.join([child_row] * count)}{child_statement.returning}) "
+        f"SELECT 0, {pk} FROM parent UNION ALL SELECT 1, {_quote(child_model._meta.pk.column)} FROM children"
+    )
+    return sql, [field for field in child_statement.fields if field is not link_field]
 
 
 def _values(instance: Model, fields, *, adding: bool) -> list:

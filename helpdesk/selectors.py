@@ -1,5 +1,6 @@
 """Reads about agents and groups: who is online, lists for the API and the dashboard."""
 
+import functools
 from datetime import timedelta
 
 from django.conf import settings
@@ -42,16 +43,21 @@ def agents_online_with_membership(group_id: int | None) -> list[tuple[int, bool]
 def agents_online_with_membership_sql(group_id: int | None) -> tuple[str, list]:
     """The statement behind `agents_online_with_membership` (its rows in no order), for a caller that
     asks it together with something else in one round trip."""
+    online_since = connection.ops.adapt_datetimefield_value(_online_since())
+    return _online_with_membership_sql(connection.vendor), [group_id, True, True, Agent.Status.ONLINE, online_since]
+
+
+@functools.cache
+def _online_with_membership_sql(vendor: str) -> str:
     membership = Agent.groups.through._meta
     quote = connection.ops.quote_name
-    sql = f"""SELECT a.id, EXISTS (
+    return f"""SELECT a.id, EXISTS (
             SELECT 1 FROM {quote(membership.db_table)} m
             WHERE m.{quote(membership.get_field("agent").column)} = a.id
             AND m.{quote(membership.get_field("agentgroup").column)} = %s
         )
         FROM {quote(Agent._meta.db_table)} a
         WHERE a.is_active = %s AND a.can_chat = %s AND a.status = %s AND a.last_seen_at >= %s"""
-    return sql, [group_id, True, True, Agent.Status.ONLINE, connection.ops.adapt_datetimefield_value(_online_since())]
 
 
 def any_agent_available() -> bool:

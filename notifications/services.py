@@ -4,6 +4,7 @@ leaves the website before any agent replies). Each episode is checked again when
 """
 
 import contextlib
+import functools
 import logging
 import time
 from datetime import timedelta
@@ -76,7 +77,8 @@ def _wants(agent: Agent, kind: str) -> bool:
 # The statements below run on every message of a live chat, and are written in SQL (see
 # `helpdesk.rows`): the ORM took several times longer to build each than the database took to run it.
 # Table and column names come from the models.
-def _sql_names() -> dict[str, str]:
+@functools.cache
+def _sql_names(vendor: str) -> dict[str, str]:
     quote = connection.ops.quote_name
     return {
         "episode": quote(Episode._meta.db_table),
@@ -93,7 +95,7 @@ def _end_episodes(conversation_id: int, *, reason: str, before_message_id: int |
     with rows.preparing_cursor() as cursor:
         # Every SET reads the row as it was, so each CASE sees the state before this update.
         cursor.execute(
-            f"""UPDATE {_sql_names()["episode"]} SET
+            f"""UPDATE {_sql_names(connection.vendor)["episode"]} SET
                 state = CASE WHEN state = %s THEN %s ELSE state END,
                 reason = CASE WHEN state = %s THEN %s ELSE reason END,
                 settled_at = CASE WHEN state = %s THEN %s ELSE settled_at END,
@@ -118,11 +120,11 @@ def _open_episode_and_agents_online(
     with rows.preparing_cursor() as cursor:
         cursor.execute(
             f"""SELECT 0, episode.id, EXISTS (
-                    SELECT 1 FROM {_sql_names()["message"]} reply
+                    SELECT 1 FROM {_sql_names(connection.vendor)["message"]} reply
                     WHERE reply.conversation_id = episode.conversation_id AND reply.author = %s
                     AND reply.id > episode.start_message_id AND reply.id < %s
                 )
-            FROM {_sql_names()["episode"]} episode
+            FROM {_sql_names(connection.vendor)["episode"]} episode
             WHERE episode.conversation_id = %s AND episode.ended_at IS NULL
             UNION ALL SELECT 1, online.* FROM ({online_sql}) online""",
             [Message.Author.AGENT, message_id, conversation.pk, *online_params],
