@@ -471,6 +471,19 @@ async def test_the_dashboard_socket_needs_a_signed_in_agent_and_our_own_origin(o
     assert not foreign_connected and code == 4003
 
 
+async def test_a_dashboard_session_from_before_a_password_change_cannot_open_the_socket(online_agent):
+    cookie = await sync_to_async(session_cookie)(online_agent)
+    online_agent.set_password("a new one, after a leak")
+    await online_agent.asave()
+
+    communicator = WebsocketCommunicator(
+        application(), "/ws/agent/", headers=[(b"host", HOST.encode()), (b"origin", SITE.encode()), (b"cookie", cookie)]
+    )
+    connected, code = await communicator.connect()
+
+    assert not connected and code == 4001
+
+
 async def test_a_limited_agent_cannot_open_another_groups_conversation():
     agent = await sync_to_async(AgentFactory)(role=Agent.Role.LIMITED)
     hidden = await sync_to_async(ConversationFactory)(group=await sync_to_async(AgentGroupFactory)(name="Support"))
