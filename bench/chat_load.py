@@ -11,10 +11,11 @@ agents the dashboard protocol to the other, so every message crosses processes t
 really stored. Everything talks to 127.0.0.1 only, and every load loop is bounded in count and time.
 
 It reports visitor→agent and agent→visitor latency (p50/p95/p99) at each load step, the highest rate
-sustained (nothing lost or doubled, and a p99 within a second: deliveries keep up), lost and doubled
-messages (counted at the receivers), memory per idle visitor socket, server CPU per message (helpdesk
-and baseline), the helpdesk's sustained rate as a share of the baseline's, and a reconnect storm (half
-the visitors dropped and reconnected mid-load, at a rate the helpdesk sustains). Results go to
+sustained (nothing lost, refused or doubled, and a p99 within a second: deliveries keep up), lost and
+doubled messages (counted at the receivers), messages the server refused with an error frame, memory
+per idle visitor socket, server CPU per message (helpdesk and baseline), the helpdesk's sustained rate
+as a share of the baseline's, and a reconnect storm (half the visitors dropped and reconnected
+mid-load, at a rate the helpdesk sustains). Results go to
 bench/results/chat_load.json; `python bench/report.py` puts them in the README.
 """
 
@@ -37,11 +38,14 @@ from bench.stack import RESULTS, Server, fresh_database, percentiles, production
 DATABASE = os.environ.get("BENCH_DATABASE", "helpdesk_bench")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
 
-QUICK = {"visitors": 40, "agents": 3, "steps": [25, 50], "step_seconds": 3, "idle_sockets": 200, "storm_rate": 25}
+# Half of a step's messages come from visitors, spread over all of them: with these many visitors each
+# writes at most half as often as the chat box's default rate limit lets one (CHAT_RATE_PER_SECOND, 1/s),
+# so the load measures throughput, not the limit. A message refused all the same is counted as refused.
+QUICK = {"visitors": 50, "agents": 3, "steps": [25, 50], "step_seconds": 3, "idle_sockets": 200, "storm_rate": 25}
 FULL = {
-    "visitors": 200,
+    "visitors": 1200,
     "agents": 5,
-    "steps": [25, 50, 100, 150, 200, 250, 300, 400, 500, 750, 1000],
+    "steps": [25, 50, 100, 150, 200, 250, 300, 400, 500, 600, 700, 800, 900, 1000, 1200],
     "step_seconds": 10,
     "idle_sockets": 10_000,
     "storm_rate": 250,
@@ -92,6 +96,7 @@ class Ledger:
     arrived: dict = field(default_factory=dict)  # (receiver, tag) -> count
     latencies: list = field(default_factory=list)
     expected_receivers: dict = field(default_factory=dict)  # tag -> set of receivers
+    refused: dict = field(default_factory=dict)  # tag -> the error code the server answered it with
 
     def sent(self, tag: str, receivers: set):
         self.sent_at[tag] = time.perf_counter()
@@ -101,6 +106,13 @@ class Ledger:
         """The socket closed before the message went out: nobody can expect it."""
         self.sent_at.pop(tag, None)
         self.expected_receivers.pop(tag, None)
+
+    def refuse(self, tag: str, code: str):
+        """The server answered the message with an error frame (a rate limit, say): it was not stored,
+        so nobody can expect it, and it is counted apart from the lost."""
+        if tag in self.sent_at:
+            self.withdraw(tag)
+            self.refused[tag] = code
 
     def got(self, receiver, tag: str):
         key = (receiver, tag)
@@ -213,6 +225,7 @@ class HelpdeskVisitor(Client):
             self.conversation_id = frame["conversation_id"]
             self.resolve(frame["client_id"], frame)
         elif kind == "error":
+            self.to_agents.refuse(frame.get("ref"), frame.get("code"))
             self.resolve(frame.get("ref") or "error", frame)
 
     async def say(self, tag: str, receivers: set, wait=False):
@@ -247,6 +260,7 @@ class HelpdeskAgent(Client):
             self.sent_ids.setdefault(frame["conversation_id"], []).append(frame["id"])
             self.resolve(frame["client_id"], frame)
         elif kind == "error":
+            self.to_visitors.refuse(frame.get("ref"), frame.get("code"))
             self.resolve(frame.get("ref") or "error", frame)
 
     async def reply(self, conversation_id: int, tag: str, receiver: str, wait=False):
@@ -343,6 +357,8 @@ async def run_step(rate: int, seconds: float, visitors, agents, *, baseline: boo
         "sent": len(to_agents.sent_at) + len(to_visitors.sent_at),
         "lost": to_agents.missing() + to_visitors.missing(),
         "lost_examples": (to_agents.missing_pairs() + to_visitors.missing_pairs())[:20],
+        "refused": len(to_agents.refused) + len(to_visitors.refused),
+        "refused_codes": sorted(set(to_agents.refused.values()) | set(to_visitors.refused.values())),
         "doubled": to_agents.doubled() + to_visitors.doubled(),
         "visitor_to_agent_ms": percentiles(to_agents.latencies),
         "agent_to_visitor_ms": percentiles(to_visitors.latencies),
@@ -373,12 +389,12 @@ async def run_steps(config, servers, visitors, agents, *, baseline: bool) -> tup
 def describe(result: dict) -> str:
     return (
         f"{result['rate']:>5}/s: achieved {result['achieved_rate']}/s, lost {result['lost']}, "
-        f"doubled {result['doubled']}, v→a p99 {result['visitor_to_agent_ms']['p99']} ms, "
+        f"refused {result['refused']}, doubled {result['doubled']}, v→a p99 {result['visitor_to_agent_ms']['p99']} ms, "
         f"a→v p99 {result['agent_to_visitor_ms']['p99']} ms"
     )
 
 
-# A rate is sustained when nothing is lost or doubled and deliveries keep up: a p99 beyond this means
+# A rate is sustained when nothing is lost, refused or doubled and deliveries keep up: a p99 beyond this means
 # a queue that grows for as long as the rate lasts, even if the drain after the step empties it.
 KEEPS_UP_P99_MS = 1000
 
@@ -387,6 +403,7 @@ def passed(result: dict) -> bool:
     latencies = [result[key]["p99"] for key in ("visitor_to_agent_ms", "agent_to_visitor_ms")]
     return (
         result["lost"] == 0
+        and result["refused"] == 0
         and result["doubled"] == 0
         and result["achieved_rate"] >= 0.9 * result["rate"]
         and all(p99 is not None and p99 <= KEEPS_UP_P99_MS for p99 in latencies)
@@ -443,7 +460,7 @@ async def helpdesk_run(config, servers, cookies) -> dict:
     raw_doubles = sum(count - 1 for v in visitors for count in v.seen_ids.values() if count > 1)
     storm_result["raw_duplicate_frames"] = raw_doubles
     print(
-        f"  reconnect storm at {storm_rate}/s: lost {storm_result['lost']}, "
+        f"  reconnect storm at {storm_rate}/s: lost {storm_result['lost']}, refused {storm_result['refused']}, "
         f"doubled {storm_result['doubled']}, duplicate frames {raw_doubles}",
         flush=True,
     )
@@ -556,6 +573,7 @@ def main():
         "summary": {
             "lost": sum(s["lost"] for s in helpdesk["steps"]) + helpdesk["storm"]["lost"],
             "doubled": sum(s["doubled"] for s in helpdesk["steps"]) + helpdesk["storm"]["doubled"],
+            "refused": sum(s["refused"] for s in helpdesk["steps"]) + helpdesk["storm"]["refused"],
             "storm_lost": helpdesk["storm"]["lost"],
             "storm_doubled": helpdesk["storm"]["doubled"],
             "sustained_per_second": helpdesk_rate,
@@ -572,9 +590,9 @@ def main():
     name = "chat_load_quick.json" if args.quick else "chat_load.json"
     (RESULTS / name).write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result["summary"], indent=2))
-    # Correctness, in every mode: the load and the storm lost and doubled nothing.
-    failures = [key for key in ("lost", "doubled") if result["summary"][key]]
-    lost_steps = [s for s in helpdesk["steps"] if s["lost"] or s["doubled"]]
+    # Correctness, in every mode: the load and the storm lost, refused and doubled nothing.
+    failures = [key for key in ("lost", "refused", "doubled") if result["summary"][key]]
+    lost_steps = [s for s in helpdesk["steps"] if s["lost"] or s["refused"] or s["doubled"]]
     if args.quick and (failures or lost_steps):
         print(f"FAILED: {failures}", file=sys.stderr)
         sys.exit(1)

@@ -23,6 +23,7 @@ START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 CHAT_LOAD = [
     ("lost", "messages lost (load and reconnect storm)", "", 0, "max"),
     ("doubled", "messages delivered twice", "", 0, "max"),
+    ("refused", "messages refused with an error frame (the load keeps within the rate limit)", "", 0, "max"),
     ("sustained_per_second", "messages per second sustained (nothing lost, p99 ≤ 1 s)", "/s", 1000, "min"),
     ("ratio_to_baseline", "sustained rate as a share of a bare Channels baseline", "", 0.6, "min"),
     ("visitor_to_agent_p99_ms_at_500", "visitor→agent latency p99 at 500 messages/s", " ms", 10, "max"),
@@ -97,15 +98,17 @@ def chat_load_rows(result: dict) -> list[str]:
         rows.append(f"| {label} | {fmt(value, unit)} | {bound} | {verdict(value, target, direction)} |")
     rows += [
         "",
-        "| load step | sent | lost | doubled | visitor→agent p50 / p95 / p99 | agent→visitor p50 / p95 / p99 |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| load step | sent | lost | refused | doubled "
+        "| visitor→agent p50 / p95 / p99 | agent→visitor p50 / p95 / p99 |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     steps = [("helpdesk", step) for step in result["helpdesk"]["steps"]]
     steps.append(("helpdesk, reconnect storm", result["helpdesk"]["storm"]))
     steps += [("baseline", step) for step in result["baseline"]["steps"]]
     for name, step in steps:
         rows.append(
-            f"| {name} {fmt(step['rate'])}/s | {fmt(step['sent'])} | {fmt(step['lost'])} | {fmt(step['doubled'])} "
+            f"| {name} {fmt(step['rate'])}/s | {fmt(step['sent'])} | {fmt(step['lost'])} "
+            f"| {fmt(step.get('refused'))} | {fmt(step['doubled'])} "
             f"| {latency(step['visitor_to_agent_ms'])} | {latency(step['agent_to_visitor_ms'])} |"
         )
     return rows
