@@ -2,8 +2,10 @@
 
 It does what the helpdesk's fan-out does, and nothing else: no database, no masking, no presence. A
 "visitor" socket (path /visitor/<n>/) joins its own room; an "agent" socket (/agent/) joins the room
-every visitor message is also sent to. Served by uvicorn on the same channel layer as the helpdesk,
-so the ratio of the two is what the helpdesk's own work costs.
+of the agents' inboxes. Every message, the visitor's and the agent's reply, goes to the visitor's room
+and to the inboxes, as the helpdesk sends each to the visitor's chat boxes and to every dashboard whose
+inbox lists the conversation (all of the benchmark's agents have full access). Served by uvicorn on
+the same channel layer as the helpdesk, so the ratio of the two is what the helpdesk's own work costs.
 """
 
 import json
@@ -51,6 +53,7 @@ class Agent(AsyncWebsocketConsumer):
     async def receive(self, text_data=None, bytes_data=None):
         frame = json.loads(text_data)
         out = {"type": "chat.frame", "text": json.dumps({"type": "message.created", "body": frame["body"]})}
+        await self.channel_layer.group_send(AGENTS, out)
         await self.channel_layer.group_send(f"room-{frame['room']}", out)
         await self.send(text_data=json.dumps({"type": "message.ack", "client_id": frame["client_id"]}))
 
