@@ -335,42 +335,38 @@ def collections_paused():
 
 async def run_step(rate: int, seconds: float, visitors, agents, *, baseline: bool, step: str, storm=None) -> dict:
     """Send `rate` messages a second for `seconds`: half from visitors, half replies from agents."""
-    with collections_paused():
-        return await _run_step(rate, seconds, visitors, agents, baseline=baseline, step=step, storm=storm)
-
-
-async def _run_step(rate: int, seconds: float, visitors, agents, *, baseline: bool, step: str, storm=None) -> dict:
     to_agents, to_visitors = visitors[0].to_agents, visitors[0].to_visitors
     to_agents.__init__()
     to_visitors.__init__()
     agent_names = {agent.name for agent in agents}
     total = int(rate * seconds)
-    started = time.perf_counter()
-    offline: set = set()
-    storm_task = None
-    for n in range(total):
-        target = started + n / rate
-        if (delay := target - time.perf_counter()) > 0:
-            await asyncio.sleep(delay)
-        if storm and n == total // 2:
-            storm_task = asyncio.create_task(storm(offline))
-        visitor = visitors[n // 2 % len(visitors)]
-        if visitor.name in offline:
-            continue
-        tag = f"{'s' if n % 2 == 0 else 'r'}{step}-{n}"
-        try:
-            if n % 2 == 0:
-                await visitor.say(tag, agent_names)
-            else:
-                agent = agents[visitor.number % len(agents)]
-                target_id = visitor.number if baseline else visitor.conversation_id
-                await agent.reply(target_id, tag, visitor.name)
-        except Exception:
-            pass  # a socket that dropped: its message was never sent, so it is not counted as sent
-    sending_seconds = time.perf_counter() - started
-    if storm_task:
-        await storm_task
-    await drain([to_agents, to_visitors], DRAIN_SECONDS)
+    with collections_paused():
+        started = time.perf_counter()
+        offline: set = set()
+        storm_task = None
+        for n in range(total):
+            target = started + n / rate
+            if (delay := target - time.perf_counter()) > 0:
+                await asyncio.sleep(delay)
+            if storm and n == total // 2:
+                storm_task = asyncio.create_task(storm(offline))
+            visitor = visitors[n // 2 % len(visitors)]
+            if visitor.name in offline:
+                continue
+            tag = f"{'s' if n % 2 == 0 else 'r'}{step}-{n}"
+            try:
+                if n % 2 == 0:
+                    await visitor.say(tag, agent_names)
+                else:
+                    agent = agents[visitor.number % len(agents)]
+                    target_id = visitor.number if baseline else visitor.conversation_id
+                    await agent.reply(target_id, tag, visitor.name)
+            except Exception:
+                pass  # a socket that dropped: its message was never sent, so it is not counted as sent
+        sending_seconds = time.perf_counter() - started
+        if storm_task:
+            await storm_task
+        await drain([to_agents, to_visitors], DRAIN_SECONDS)
     return {
         "rate": rate,
         "achieved_rate": round(total / sending_seconds, 1),
