@@ -1,6 +1,8 @@
 """Outbound webhooks: which endpoints hear an event, what each attempt did, resending."""
 
+import time
 import uuid
+from typing import NamedTuple
 
 from django.conf import settings
 from django.core.cache import cache
@@ -111,12 +113,27 @@ def webhook_endpoint_rotate_secret(*, endpoint: WebhookEndpoint, actor: Agent) -
 
 
 # Every message asks whether an endpoint wants its event, and almost never one does: each process keeps
-# the answer until an endpoint changes, which sets a new generation in the shared cache.
+# the answer until an endpoint changes, which sets a new generation in the shared cache. Asking the cache
+# for the generation on every event was a tenth of a chat message's CPU in the services, so a process
+# asks it at most once a GENERATION_RECHECK_SECONDS: a change made in another process is heard within
+# that, and one made in this process at once.
 GENERATION_KEY = "notifications:webhooks-generation"
-_events_wanted: tuple[str, frozenset[str]] | None = None
+GENERATION_RECHECK_SECONDS = 1.0
+_clock = time.monotonic
+
+
+class _Answer(NamedTuple):
+    generation: str
+    events: frozenset[str]
+    checked_at: float  # `_clock()` when the generation was last read
+
+
+_events_wanted: _Answer | None = None
 
 
 def _new_generation() -> None:
+    global _events_wanted
+    _events_wanted = None
     cache.set(GENERATION_KEY, uuid.uuid4().hex, timeout=None)
 
 
@@ -141,13 +158,18 @@ def _events_wanted_by_endpoints() -> frozenset[str]:
 
     if connection.in_atomic_block:
         return read()
+    now = _clock()
+    known = _events_wanted
+    if known is not None and now - known.checked_at < GENERATION_RECHECK_SECONDS:
+        return known.events
     generation = cache.get(GENERATION_KEY)
     if generation is None:  # a new cache: start a generation, unless another process just did
         cache.add(GENERATION_KEY, uuid.uuid4().hex, timeout=None)
         generation = cache.get(GENERATION_KEY)
-    if _events_wanted is None or _events_wanted[0] != generation:
-        _events_wanted = (generation, read())  # read after the generation: a change meanwhile sets a new one
-    return _events_wanted[1]
+    if known is None or known.generation != generation:
+        known = _Answer(generation, read(), now)  # read after the generation: a change meanwhile sets a new one
+    _events_wanted = known._replace(checked_at=now)
+    return known.events
 
 
 def webhook_deliveries_create(*, event: dict) -> list[WebhookDelivery]:

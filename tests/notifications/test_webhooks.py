@@ -6,6 +6,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from django.core.cache import cache
 
 from conversations import services as conversations
 from helpdesk.celery import app as celery_app
@@ -459,3 +460,27 @@ def test_webhooks_changed_outside_the_events_transaction_are_heard_from_the_next
     services.webhook_endpoint_update(endpoint=endpoint, actor=owner, is_active=True)
     services.webhook_endpoint_delete(endpoint=endpoint, actor=owner)
     assert deliveries_after_an_event() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_webhook_added_by_another_process_is_heard_within_a_second(full_agent, monkeypatch):
+    """Each process asks the shared cache whether the endpoints changed at most once a second."""
+    now = [time.monotonic()]
+    monkeypatch.setattr(services, "_clock", lambda: now[0])
+    resolved = ConversationFactory()
+
+    def deliveries_after_an_event():
+        WebhookDelivery.objects.all().delete()
+        conversations.conversation_reopen(conversation=resolved, actor=full_agent)
+        conversations.conversation_resolve(conversation=resolved, actor=full_agent)
+        return list(WebhookDelivery.objects.values_list("event_type", flat=True))
+
+    assert deliveries_after_an_event() == []
+    # Another process stores an endpoint and a new generation: none of this process's signals fire.
+    WebhookEndpoint.objects.bulk_create(
+        [WebhookEndpoint(url="http://127.0.0.1:9/hooks", events=["conversation.reopened", "conversation.resolved"])]
+    )
+    cache.set(services.GENERATION_KEY, "another-process")
+    now[0] += services.GENERATION_RECHECK_SECONDS
+
+    assert sorted(deliveries_after_an_event()) == ["conversation.reopened", "conversation.resolved"]
