@@ -13,7 +13,8 @@ really stored. Everything talks to 127.0.0.1 only, and every load loop is bounde
 It reports visitor→agent and agent→visitor latency (p50/p95/p99) at each load step, the highest rate
 sustained (nothing lost, refused or doubled, and a p99 within a second: deliveries keep up), lost and
 doubled messages (counted at the receivers), messages the server refused with an error frame, memory
-per idle visitor socket, server CPU per message (helpdesk and baseline), the helpdesk's sustained rate
+per idle visitor socket and the CPU of keeping idle sockets (each pings as the chat box does, every
+20 s), server CPU per message (helpdesk and baseline), the helpdesk's sustained rate
 as a share of the baseline's, and a reconnect storm (half the visitors dropped and reconnected
 mid-load, at a rate the helpdesk sustains). Results go to
 bench/results/chat_load.json; `python bench/report.py` puts them in the README.
@@ -27,6 +28,7 @@ import json
 import os
 import sys
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,13 +45,22 @@ REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
 # Half of a step's messages come from visitors, spread over all of them: with these many visitors each
 # writes at most half as often as the chat box's default rate limit lets one (CHAT_RATE_PER_SECOND, 1/s),
 # so the load measures throughput, not the limit. A message refused all the same is counted as refused.
-QUICK = {"visitors": 50, "agents": 3, "steps": [25, 50], "step_seconds": 3, "idle_sockets": 200, "storm_rate": 25}
+QUICK = {
+    "visitors": 50,
+    "agents": 3,
+    "steps": [25, 50],
+    "step_seconds": 3,
+    "idle_sockets": 200,
+    "heartbeat_seconds": 5,
+    "storm_rate": 25,
+}
 FULL = {
     "visitors": 1200,
     "agents": 5,
     "steps": [25, 50, 100, 150, 200, 250, 300, 400, 500, 600, 700, 800, 900, 1000, 1200],
     "step_seconds": 10,
     "idle_sockets": 10_000,
+    "heartbeat_seconds": 40,
     "storm_rate": 250,
 }
 DRAIN_SECONDS = 10
@@ -202,6 +213,8 @@ class HelpdeskVisitor(Client):
         self.conversation_id = None
         self.last_id = None
         self.seen_ids: dict[int, int] = {}
+        self.pings: deque[float] = deque()  # perf_counter of each ping still waiting for its pong
+        self.pong_latencies: list[float] | None = None  # where answered pings go, while heartbeats run
 
     async def hello(self):
         welcome = self.wait_for("welcome")
@@ -226,9 +239,17 @@ class HelpdeskVisitor(Client):
         elif kind == "message.ack":
             self.conversation_id = frame["conversation_id"]
             self.resolve(frame["client_id"], frame)
+        elif kind == "pong":
+            if self.pings and self.pong_latencies is not None:
+                self.pong_latencies.append(time.perf_counter() - self.pings.popleft())
+            self.resolve("pong", frame)
         elif kind == "error":
             self.to_agents.refuse(frame.get("ref"), frame.get("code"))
             self.resolve(frame.get("ref") or "error", frame)
+
+    async def ping(self):
+        self.pings.append(time.perf_counter())
+        await self.send({"type": "ping"})
 
     async def say(self, tag: str, receivers: set, wait=False):
         self.to_agents.sent(tag, receivers)
@@ -500,8 +521,13 @@ async def baseline_run(config, servers) -> dict:
     return {"steps": steps, "cpu_per_message_ms": round(cpu_per_message_ms, 2)}
 
 
+# A chat box pings every 20 s while its page is open (`conversations/static/widget/frame.js`).
+WIDGET_PING_SECONDS = 20
+
+
 async def idle_sockets(config, server) -> dict:
-    """Memory per idle, greeted visitor socket held by one server process."""
+    """Memory per idle, greeted visitor socket held by one server process, then the CPU it costs to
+    keep them: each pings as the chat box does, every WIDGET_PING_SECONDS, spread evenly."""
     count = config["idle_sockets"]
     before = server.rss()
     to_agents, to_visitors = Ledger(), Ledger()
@@ -514,23 +540,48 @@ async def idle_sockets(config, server) -> dict:
     connect_seconds = time.perf_counter() - started
     await asyncio.sleep(2)
     after = server.rss()
-    # The process must still answer promptly while holding them all.
-    probe = sockets[-1]
-    pong = probe.wait_for("pong")
-    probe.handle = lambda frame, original=probe.handle: (
-        probe.resolve("pong", frame) if frame["type"] == "pong" else original(frame)
-    )
-    sent = time.perf_counter()
-    await probe.send({"type": "ping"})
-    await asyncio.wait_for(pong, 10)
-    ping_ms = (time.perf_counter() - sent) * 1000
+    heartbeat = await heartbeats(sockets, server, config["heartbeat_seconds"])
     for start in range(0, count, 500):
         await asyncio.gather(*(s.close() for s in sockets[start : start + 500]))
     return {
         "sockets": count,
         "kb_per_socket": round((after - before) / count / 1024, 1),
         "connect_seconds": round(connect_seconds, 1),
-        "ping_ms_while_holding": round(ping_ms, 1),
+        "heartbeat": heartbeat,
+    }
+
+
+async def heartbeats(sockets: list[HelpdeskVisitor], server, seconds: float) -> dict:
+    """Every socket pings every WIDGET_PING_SECONDS for `seconds`, their pings spread evenly; the
+    server's CPU over that time, per socket, and how long each pong took (a pong that never came is
+    counted)."""
+    latencies: list[float] = []
+    for s in sockets:
+        s.pong_latencies = latencies
+    gap = WIDGET_PING_SECONDS / len(sockets)
+    total = max(1, int(seconds / gap))
+    loop = asyncio.get_running_loop()
+    cpu_before, began = server.cpu(), loop.time()
+    with collections_paused():
+        for n in range(total):
+            if (wait := began + n * gap - loop.time()) > 0:
+                await asyncio.sleep(wait)
+            await sockets[n % len(sockets)].ping()
+        elapsed = loop.time() - began
+        cpu = server.cpu() - cpu_before
+        deadline = loop.time() + DRAIN_SECONDS
+        while len(latencies) < total and loop.time() < deadline:
+            await asyncio.sleep(0.1)
+    cores = cpu / elapsed
+    return {
+        "ping_every_seconds": WIDGET_PING_SECONDS,
+        "pings": total,
+        "pings_per_second": round(total / elapsed, 1),
+        "pongs_missing": total - len(latencies),
+        "pong_ms": percentiles(latencies),
+        "server_cores": round(cores, 3),
+        "cpu_us_per_socket_per_second": round(cores * 1e6 / len(sockets), 1),
+        "cpu_ms_per_ping": round(cpu * 1000 / total, 3),
     }
 
 
@@ -598,6 +649,10 @@ def main():
             "visitor_to_agent_p99_ms_at_500": at_500["visitor_to_agent_ms"]["p99"] if at_500 else None,
             "kb_per_idle_socket": idle["kb_per_socket"],
             "idle_sockets": idle["sockets"],
+            "idle_cores": idle["heartbeat"]["server_cores"],
+            "idle_cpu_us_per_socket_per_second": idle["heartbeat"]["cpu_us_per_socket_per_second"],
+            "idle_pong_p99_ms": idle["heartbeat"]["pong_ms"]["p99"],
+            "pongs_missing": idle["heartbeat"]["pongs_missing"],
             "cpu_per_message_ms": helpdesk["cpu_per_message_ms"],
             "baseline_cpu_per_message_ms": baseline["cpu_per_message_ms"],
         },
@@ -606,8 +661,9 @@ def main():
     name = "chat_load_quick.json" if args.quick else "chat_load.json"
     (RESULTS / name).write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result["summary"], indent=2))
-    # Correctness, in every mode: the load and the storm lost, refused and doubled nothing.
-    failures = [key for key in ("lost", "refused", "doubled") if result["summary"][key]]
+    # Correctness, in every mode: the load and the storm lost, refused and doubled nothing, and every
+    # idle socket's ping was answered.
+    failures = [key for key in ("lost", "refused", "doubled", "pongs_missing") if result["summary"][key]]
     lost_steps = [s for s in helpdesk["steps"] if s["lost"] or s["refused"] or s["doubled"]]
     if args.quick and (failures or lost_steps):
         print(f"FAILED: {failures}", file=sys.stderr)

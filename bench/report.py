@@ -28,6 +28,9 @@ CHAT_LOAD = [
     ("ratio_to_baseline", "sustained rate as a share of a bare Channels baseline", "", 0.6, "min"),
     ("visitor_to_agent_p99_ms_at_500", "visitor→agent latency p99 at 500 messages/s", " ms", 10, "max"),
     ("kb_per_idle_socket", "memory per idle visitor socket (10,000 held by one process)", " KB", 40, "max"),
+    ("pongs_missing", "pings of the 10,000 idle chat boxes left unanswered", "", 0, "max"),
+    ("idle_cores", "server CPU to keep the 10,000 idle chat boxes (a ping every 20 s each), in cores", "", None, "max"),
+    ("idle_pong_p99_ms", "ping→pong p99 while holding them", " ms", None, "max"),
     ("cpu_per_message_ms", "server CPU per message at the rates sustained (both processes)", " ms", None, "max"),
     ("baseline_cpu_per_message_ms", "server CPU per message, bare Channels baseline", " ms", None, "max"),
 ]
