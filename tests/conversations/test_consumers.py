@@ -6,7 +6,9 @@ import threading
 import time
 
 import pytest
+import time_machine
 from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 
@@ -404,6 +406,27 @@ async def test_a_bad_frame_gets_an_error_frame_and_the_connection_stays_usable(f
     if field:
         assert error["field"] == field
     assert (await send(visitor_ws, {"type": "ping"}, "pong"))["type"] == "pong"
+    await visitor_ws.disconnect()
+
+
+async def test_a_chat_box_open_longer_than_a_group_membership_lasts_still_hears_the_agent(online_agent):
+    """The channel layer forgets a group membership after `group_expiry` (a day): a chat box left
+    open that long renews its groups as it pings, every quarter of it."""
+    expiry = get_channel_layer().group_expiry
+    visitor_ws, _ = await visitor_socket()
+    ack = await send(visitor_ws, {"type": "message.send", "client_id": "v1", "body": "Hello"}, "message.ack")
+    conversation = await Conversation.objects.aget(pk=ack["conversation_id"])
+    joined = time.time()
+
+    with time_machine.travel(joined + expiry * 0.3, tick=False):
+        await send(visitor_ws, {"type": "ping"}, "pong")
+    with time_machine.travel(joined + expiry * 1.2, tick=False):
+        await sync_to_async(services.message_create)(
+            conversation=conversation, author="agent", agent=online_agent, body="Still there?"
+        )
+        reply = await receive_type(visitor_ws, "message.created")
+
+    assert reply["message"]["body"] == "Still there?"
     await visitor_ws.disconnect()
 
 
