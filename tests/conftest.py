@@ -70,14 +70,12 @@ def _fresh_presence(settings):
 
 
 @pytest.fixture(autouse=True)
-def _agents_availability_not_remembered_between_tests():
-    """The chat box's "is anyone online" answer is cached for a few seconds (shared with Redis):
-    a test that had an agent online must not make the next one see them."""
-    from django.core.cache import cache
+def _agents_availability_not_remembered_between_tests(monkeypatch):
+    """The chat box's "is anyone online" answer is kept for a few seconds by each process: a test
+    that had an agent online must not make the next one see them."""
+    from helpdesk import selectors
 
-    cache.delete("helpdesk:agents-available")
-    yield
-    cache.delete("helpdesk:agents-available")
+    monkeypatch.setattr(selectors, "_available", None)
 
 
 @pytest.fixture(autouse=True)
