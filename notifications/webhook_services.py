@@ -167,9 +167,11 @@ def _events_wanted_by_endpoints() -> frozenset[str]:
         cache.add(GENERATION_KEY, uuid.uuid4().hex, timeout=None)
         generation = cache.get(GENERATION_KEY)
     if known is None or known.generation != generation:
-        known = _Answer(generation, read(), now)  # read after the generation: a change meanwhile sets a new one
-    _events_wanted = known._replace(checked_at=now)
-    return known.events
+        # Read after the generation: a change meanwhile sets a new one.
+        _events_wanted = _Answer(generation, read(), now)
+    else:
+        _events_wanted = known._replace(checked_at=now)
+    return _events_wanted.events
 
 
 def webhook_deliveries_create(*, event: dict) -> list[WebhookDelivery]:
