@@ -438,6 +438,15 @@ def test_only_the_owner_replaces_a_signing_secret(owner, full_agent):
     assert rotated.secret != endpoint.secret and rotated.secret.startswith("whsec_")
 
 
+def deliveries_after_reopening_and_resolving(conversation, agent) -> list[str]:
+    """The event types delivered (from none) for reopening and resolving the conversation, each in a
+    transaction of its own, as in production."""
+    WebhookDelivery.objects.all().delete()
+    conversations.conversation_reopen(conversation=conversation, actor=agent)
+    conversations.conversation_resolve(conversation=conversation, actor=agent)
+    return sorted(WebhookDelivery.objects.values_list("event_type", flat=True))
+
+
 @pytest.mark.django_db(transaction=True)
 def test_webhooks_changed_outside_the_events_transaction_are_heard_from_the_next_event(owner, full_agent):
     """As in production: events are heard after their transaction commits, and each process keeps
@@ -445,10 +454,7 @@ def test_webhooks_changed_outside_the_events_transaction_are_heard_from_the_next
     resolved = ConversationFactory()
 
     def deliveries_after_an_event():
-        WebhookDelivery.objects.all().delete()
-        conversations.conversation_reopen(conversation=resolved, actor=full_agent)
-        conversations.conversation_resolve(conversation=resolved, actor=full_agent)
-        return list(WebhookDelivery.objects.values_list("event_type", flat=True))
+        return deliveries_after_reopening_and_resolving(resolved, full_agent)
 
     assert deliveries_after_an_event() == []  # nobody listens: the answer is kept
     endpoint = WebhookEndpoint.objects.create(url="http://127.0.0.1:9/hooks", events=["conversation.resolved"])
@@ -470,10 +476,7 @@ def test_a_webhook_added_by_another_process_is_heard_within_a_second(full_agent,
     resolved = ConversationFactory()
 
     def deliveries_after_an_event():
-        WebhookDelivery.objects.all().delete()
-        conversations.conversation_reopen(conversation=resolved, actor=full_agent)
-        conversations.conversation_resolve(conversation=resolved, actor=full_agent)
-        return list(WebhookDelivery.objects.values_list("event_type", flat=True))
+        return deliveries_after_reopening_and_resolving(resolved, full_agent)
 
     assert deliveries_after_an_event() == []
     # Another process stores an endpoint and a new generation: none of this process's signals fire.
@@ -483,4 +486,4 @@ def test_a_webhook_added_by_another_process_is_heard_within_a_second(full_agent,
     cache.set(services.GENERATION_KEY, "another-process")
     now[0] += services.GENERATION_RECHECK_SECONDS
 
-    assert sorted(deliveries_after_an_event()) == ["conversation.reopened", "conversation.resolved"]
+    assert deliveries_after_an_event() == ["conversation.reopened", "conversation.resolved"]
