@@ -14,9 +14,9 @@ It reports visitor→agent and agent→visitor latency (p50/p95/p99) at each loa
 sustained (nothing lost, refused or doubled, and a p99 within a second: deliveries keep up), lost and
 doubled messages (counted at the receivers), messages the server refused with an error frame, memory
 per idle visitor socket and the CPU of keeping idle sockets (each pings as the chat box does, every
-20 s), server CPU per message (helpdesk and baseline), the helpdesk's sustained rate
-as a share of the baseline's, and a reconnect storm (half the visitors dropped and reconnected
-mid-load, at a rate the helpdesk sustains). Results go to
+20 s), the chat box's gzipped size on the visitor's page, server CPU per message (helpdesk and
+baseline), the helpdesk's sustained rate as a share of the baseline's, and a reconnect storm (half the
+visitors dropped and reconnected mid-load, at a rate the helpdesk sustains). Results go to
 bench/results/chat_load.json; `python bench/report.py` puts them in the README.
 """
 
@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import gzip
 import json
 import os
 import sys
@@ -37,7 +38,7 @@ from websockets.asyncio.client import connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.stack import RESULTS, Server, fresh_database, percentiles, production_environment, setup_django
+from bench.stack import RESULTS, ROOT, Server, fresh_database, percentiles, production_environment, setup_django
 
 DATABASE = os.environ.get("BENCH_DATABASE", "helpdesk_bench")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -585,6 +586,16 @@ async def heartbeats(sockets: list[HelpdeskVisitor], server, seconds: float) -> 
     }
 
 
+CHAT_BOX_FILES = ("loader.js", "frame.js", "frame.css")
+
+
+def chat_box_kb() -> float:
+    """What the chat box puts on the visitor's page, gzipped: the loader, the frame's script and its
+    styles (recordings load separately, and only where they are on)."""
+    folder = ROOT / "conversations" / "static" / "widget"
+    return round(sum(len(gzip.compress((folder / name).read_bytes(), 9)) for name in CHAT_BOX_FILES) / 1024, 1)
+
+
 def sustained(steps: list[dict]) -> int:
     return max((step["rate"] for step in steps if passed(step)), default=0)
 
@@ -653,6 +664,7 @@ def main():
             "idle_cpu_us_per_socket_per_second": idle["heartbeat"]["cpu_us_per_socket_per_second"],
             "idle_pong_p99_ms": idle["heartbeat"]["pong_ms"]["p99"],
             "pongs_missing": idle["heartbeat"]["pongs_missing"],
+            "chat_box_gzip_kb": chat_box_kb(),
             "cpu_per_message_ms": helpdesk["cpu_per_message_ms"],
             "baseline_cpu_per_message_ms": baseline["cpu_per_message_ms"],
         },

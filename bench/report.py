@@ -31,6 +31,13 @@ CHAT_LOAD = [
     ("pongs_missing", "pings of the 10,000 idle chat boxes left unanswered", "", 0, "max"),
     ("idle_cores", "server CPU to keep the 10,000 idle chat boxes (a ping every 20 s each), in cores", "", None, "max"),
     ("idle_pong_p99_ms", "ping→pong p99 while holding them", " ms", None, "max"),
+    (
+        "chat_box_gzip_kb",
+        "chat box script and styles on the visitor's page (gzip, without recordings)",
+        " KB",
+        40,
+        "max",
+    ),
     ("cpu_per_message_ms", "server CPU per message at the rates sustained (both processes)", " ms", None, "max"),
     ("baseline_cpu_per_message_ms", "server CPU per message, bare Channels baseline", " ms", None, "max"),
 ]
