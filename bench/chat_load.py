@@ -243,7 +243,6 @@ class HelpdeskVisitor(Client):
         elif kind == "pong":
             if self.pings and self.pong_latencies is not None:
                 self.pong_latencies.append(time.perf_counter() - self.pings.popleft())
-            self.resolve("pong", frame)
         elif kind == "error":
             self.to_agents.refuse(frame.get("ref"), frame.get("code"))
             self.resolve(frame.get("ref") or "error", frame)
