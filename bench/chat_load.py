@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import contextlib
 import gc
-import gzip
 import json
 import os
 import sys
@@ -38,7 +37,7 @@ from websockets.asyncio.client import connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.stack import RESULTS, ROOT, Server, fresh_database, percentiles, production_environment, setup_django
+from bench.stack import RESULTS, Server, fresh_database, percentiles, production_environment, setup_django
 
 DATABASE = os.environ.get("BENCH_DATABASE", "helpdesk_bench")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -585,16 +584,6 @@ async def heartbeats(sockets: list[HelpdeskVisitor], server, seconds: float) -> 
     }
 
 
-CHAT_BOX_FILES = ("loader.js", "frame.js", "frame.css")
-
-
-def chat_box_kb() -> float:
-    """What the chat box puts on the visitor's page, gzipped: the loader, the frame's script and its
-    styles (recordings load separately, and only where they are on)."""
-    folder = ROOT / "conversations" / "static" / "widget"
-    return round(sum(len(gzip.compress((folder / name).read_bytes(), 9)) for name in CHAT_BOX_FILES) / 1024, 1)
-
-
 def sustained(steps: list[dict]) -> int:
     return max((step["rate"] for step in steps if passed(step)), default=0)
 
@@ -635,6 +624,8 @@ def main():
         for server in helpdesk_servers + baseline_servers:
             server.stop()
 
+    from conversations.widget import page_weight_gzipped
+
     helpdesk_rate, baseline_rate = sustained(helpdesk["steps"]), sustained(baseline["steps"])
     at_500 = next((s for s in helpdesk["steps"] if s["rate"] == 500), None)
     result = {
@@ -663,7 +654,7 @@ def main():
             "idle_cpu_us_per_socket_per_second": idle["heartbeat"]["cpu_us_per_socket_per_second"],
             "idle_pong_p99_ms": idle["heartbeat"]["pong_ms"]["p99"],
             "pongs_missing": idle["heartbeat"]["pongs_missing"],
-            "chat_box_gzip_kb": chat_box_kb(),
+            "chat_box_gzip_kb": round(page_weight_gzipped() / 1024, 1),
             "cpu_per_message_ms": helpdesk["cpu_per_message_ms"],
             "baseline_cpu_per_message_ms": baseline["cpu_per_message_ms"],
         },

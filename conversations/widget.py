@@ -1,8 +1,14 @@
 """The chat box a website embeds: the snippet its owner pastes, and who may frame the chat box."""
 
+import gzip
 import json
+from pathlib import Path
 
 from helpdesk.models import Account
+
+STATIC = Path(__file__).resolve().parent / "static" / "widget"
+# What the chat box puts on a visitor's page (recordings load separately, and only where they are on).
+PAGE_FILES = ("loader.js", "frame.js", "frame.css")
 
 SNIPPET = (
     "<script>(function(w,d,u){{w.helpdesk=w.helpdesk||function(){{(w.helpdesk.q=w.helpdesk.q||[]).push(arguments)}};"
@@ -28,3 +34,8 @@ def frame_ancestors(account: Account | None = None) -> str:
 def _is_origin(value: str) -> bool:
     # A stray character would let one line rewrite the whole policy; lines are validated on save as well.
     return value.startswith(("http://", "https://")) and not any(char in value for char in " ;,'\"\n\r\t")
+
+
+def page_weight_gzipped() -> int:
+    """Bytes the chat box adds to a visitor's page: each of its files gzipped, as it is served."""
+    return sum(len(gzip.compress((STATIC / name).read_bytes(), 9)) for name in PAGE_FILES)

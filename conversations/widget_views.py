@@ -1,7 +1,6 @@
 """The chat box's pages: the loader script websites include, the chat box frame, and the demo website."""
 
 from functools import cache
-from pathlib import Path
 
 from django.conf import settings
 from django.http import Http404, HttpResponse
@@ -13,12 +12,10 @@ from helpdesk.models import Account
 
 from . import widget
 
-STATIC = Path(__file__).resolve().parent / "static" / "widget"
-
 
 @cache
 def _loader_source() -> bytes:
-    return (STATIC / "loader.js").read_bytes()
+    return (widget.STATIC / "loader.js").read_bytes()
 
 
 @require_GET
