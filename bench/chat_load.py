@@ -340,6 +340,15 @@ async def drain(ledgers: list[Ledger], seconds: float):
         await asyncio.sleep(0.1)
 
 
+async def paced(total: int, gap: float):
+    """0 .. total-1, the n-th yielded `n * gap` seconds after the first (later if the loop falls behind)."""
+    started = time.perf_counter()
+    for n in range(total):
+        if (delay := started + n * gap - time.perf_counter()) > 0:
+            await asyncio.sleep(delay)
+        yield n
+
+
 @contextlib.contextmanager
 def collections_paused():
     """The load generator's own garbage collections stopped its event loop mid-step, and their pauses
@@ -364,10 +373,7 @@ async def run_step(rate: int, seconds: float, visitors, agents, *, baseline: boo
         started = time.perf_counter()
         offline: set = set()
         storm_task = None
-        for n in range(total):
-            target = started + n / rate
-            if (delay := target - time.perf_counter()) > 0:
-                await asyncio.sleep(delay)
+        async for n in paced(total, 1 / rate):
             if storm and n == total // 2:
                 storm_task = asyncio.create_task(storm(offline))
             visitor = visitors[n // 2 % len(visitors)]
@@ -559,17 +565,14 @@ async def heartbeats(sockets: list[HelpdeskVisitor], server, seconds: float) -> 
         s.pong_latencies = latencies
     gap = WIDGET_PING_SECONDS / len(sockets)
     total = max(1, int(seconds / gap))
-    loop = asyncio.get_running_loop()
-    cpu_before, began = server.cpu(), loop.time()
+    cpu_before, began = server.cpu(), time.perf_counter()
     with collections_paused():
-        for n in range(total):
-            if (wait := began + n * gap - loop.time()) > 0:
-                await asyncio.sleep(wait)
+        async for n in paced(total, gap):
             await sockets[n % len(sockets)].ping()
-        elapsed = loop.time() - began
+        elapsed = time.perf_counter() - began
         cpu = server.cpu() - cpu_before
-        deadline = loop.time() + DRAIN_SECONDS
-        while len(latencies) < total and loop.time() < deadline:
+        deadline = time.perf_counter() + DRAIN_SECONDS
+        while len(latencies) < total and time.perf_counter() < deadline:
             await asyncio.sleep(0.1)
     cores = cpu / elapsed
     return {
