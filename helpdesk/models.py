@@ -129,6 +129,25 @@ class Agent(AbstractBaseUser):
         return self.is_staff
 
 
+class AgentOnlineSpan(models.Model):
+    """A stretch of time an agent was online. Whether a visitor's unanswered message was missed is
+    decided when the visitor leaves, by who was online when they wrote (notifications)."""
+
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="online_spans")
+    started_at = models.DateTimeField()
+    # The last heartbeat plus AGENT_PRESENCE_TTL, moved on by each heartbeat; or when they went offline.
+    until = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["agent", "until"], name="online_span_agent_idx"),
+            models.Index(fields=["until"], name="online_span_until_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agent_id}: {self.started_at:%Y-%m-%d %H:%M}–{self.until:%H:%M}"
+
+
 def _new_identity_secret() -> str:
     import secrets
 

@@ -6,13 +6,13 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from . import rows
 from .errors import ServiceError
-from .models import Agent, AgentGroup
+from .models import Agent, AgentGroup, AgentOnlineSpan
 
 AGENTS_AVAILABLE_CACHE_SECONDS = 5
 
@@ -58,6 +58,19 @@ def _online_with_membership_sql(vendor: str) -> str:
         )
         FROM {quote(Agent._meta.db_table)} a
         WHERE a.is_active = %s AND a.can_chat = %s AND a.status = %s AND a.last_seen_at >= %s"""
+
+
+def agents_online_at(moment) -> QuerySet[Agent]:
+    """The agents who were online at `moment` (`AgentOnlineSpan`) and may chat now."""
+    spans = AgentOnlineSpan.objects.filter(agent=OuterRef("pk"), started_at__lte=moment, until__gte=moment)
+    return Agent.objects.filter(Exists(spans), is_active=True, can_chat=True)
+
+
+def agents_online_at_with_membership(moment, group_id: int | None) -> list[tuple[int, bool]]:
+    """`agents_online_with_membership`, as it was at `moment`: the ids of `agents_online_at`, in
+    order, each with whether the agent is in group `group_id` (now)."""
+    member = Exists(Agent.groups.through.objects.filter(agent=OuterRef("pk"), agentgroup=group_id))
+    return sorted(agents_online_at(moment).annotate(member=member).values_list("pk", "member"))
 
 
 # (time.monotonic() when it is to be asked again, the answer) of `any_agent_available`.

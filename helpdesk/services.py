@@ -5,6 +5,7 @@ import hmac
 import secrets
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -13,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .errors import ServiceError, refused_on_conflict
-from .models import Account, Agent, AgentGroup, ApiKey
+from .models import Account, Agent, AgentGroup, AgentOnlineSpan, ApiKey
 from .permissions import why_cannot_lose_owner
 
 AGENT_PERSONAL_FIELDS = {"name", "public_name", "language", "avatar", "status"}
@@ -116,9 +117,12 @@ def agent_update(*, agent: Agent, actor: Agent, **changes) -> Agent:
         agent.save()
     if groups is not None:
         agent.groups.set(groups)
+    if "status" in changes:
+        _online_spans_follow(agent)
     return agent
 
 
+@transaction.atomic
 def agent_set_status(*, agent: Agent, status: str) -> Agent:
     """The agent switches themselves online or offline."""
     if status not in Agent.Status.values:
@@ -129,14 +133,32 @@ def agent_set_status(*, agent: Agent, status: str) -> Agent:
     Agent.objects.filter(pk=agent.pk).update(**fields)
     for field, value in fields.items():
         setattr(agent, field, value)
+    _online_spans_follow(agent)
     return agent
 
 
+@transaction.atomic
 def agent_heartbeat(*, agent: Agent) -> None:
     """A dashboard of the agent is still connected; presence expires without these."""
     now = timezone.now()
     Agent.objects.filter(pk=agent.pk).update(last_seen_at=now)
     agent.last_seen_at = now
+    if agent.status == Agent.Status.ONLINE:
+        _online_spans_follow(agent)
+
+
+def _online_spans_follow(agent: Agent) -> None:
+    """Keep the record of when the agent was online (`AgentOnlineSpan`) in step with their presence
+    as `agent` has it: online, the current span lasts until their last heartbeat's presence expires
+    (a new span starts if there is none); offline, it ends now."""
+    now = timezone.now()
+    spans = AgentOnlineSpan.objects.filter(agent=agent, until__gt=now)
+    if not agent.is_online:
+        spans.update(until=now)
+        return
+    until = agent.last_seen_at + timedelta(seconds=settings.AGENT_PRESENCE_TTL)
+    if not spans.update(until=until):
+        AgentOnlineSpan.objects.create(agent=agent, started_at=now, until=until)
 
 
 # --- API keys -----------------------------------------------------------------------------------

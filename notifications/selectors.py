@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, Max, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from conversations.models import Channel, Conversation, Message
@@ -14,6 +14,8 @@ from .models import Episode, NotificationSettings
 
 # The newest visitor messages quoted in one email; the link leads to the rest.
 MESSAGES_IN_EMAIL = 20
+# How far back the sweep looks for visitors whose leaving this app may not have heard of.
+MISSED_LOOKBACK = timedelta(days=1)
 
 
 def notification_settings_of(agent: Agent) -> NotificationSettings:
@@ -104,3 +106,54 @@ def missed_episodes_waiting(*, visitor_id: int | None = None, older_than_grace: 
     if older_than_grace:
         waiting = waiting.filter(created_at__lt=timezone.now() - timedelta(seconds=settings.VISITOR_LEFT_GRACE))
     return waiting
+
+
+def _open_episode(conversation_id) -> QuerySet[Episode]:
+    return Episode.objects.filter(conversation_id=conversation_id, ended_at__isnull=True)
+
+
+def conversations_possibly_missed(*, visitor_id: int) -> QuerySet[Conversation]:
+    """The visitor's open website conversations without a notification in progress: each one whose
+    visitor wrote after the last agent reply was missed, if someone was online then."""
+    return Conversation.objects.filter(
+        visitor_id=visitor_id, channel=Channel.WEB, status=Conversation.Status.OPEN
+    ).exclude(Exists(_open_episode(OuterRef("pk"))))
+
+
+def first_unnotified_message(conversation: Conversation) -> Message | None:
+    """The visitor's first message after the last agent reply that no notification has covered:
+    one started after that reply covers the messages until it ended (the visit's end, its sending,
+    the conversation's resolution)."""
+    last_reply = (
+        Message.objects.filter(conversation=conversation, author=Message.Author.AGENT).aggregate(last=Max("id"))["last"]
+        or 0
+    )
+    covered_until = Episode.objects.filter(conversation=conversation, start_message_id__gt=last_reply).aggregate(
+        until=Max("ended_at")
+    )["until"]
+    unanswered = Message.objects.filter(conversation=conversation, author=Message.Author.VISITOR, id__gt=last_reply)
+    if covered_until is not None:
+        unanswered = unanswered.filter(created_at__gt=covered_until)
+    return unanswered.order_by("id").first()
+
+
+def visitors_possibly_missed(*, now) -> set[int]:
+    """Visitors whose website conversation ends with their message, written more than
+    VISITOR_LEFT_GRACE ago (and within MISSED_LOOKBACK), that no notification covers: missed if the
+    visitor left without this app hearing of it (a process or Redis restarted)."""
+    last_author = Message.objects.filter(conversation=OuterRef("pk")).exclude(author=Message.Author.SYSTEM)
+    covered = Episode.objects.filter(conversation=OuterRef("pk")).filter(
+        Q(ended_at__isnull=True) | Q(ended_at__gte=OuterRef("last_message_at"))
+    )
+    return set(
+        Conversation.objects.filter(
+            status=Conversation.Status.OPEN,
+            channel=Channel.WEB,
+            last_message_at__lt=now - timedelta(seconds=settings.VISITOR_LEFT_GRACE),
+            last_message_at__gte=now - MISSED_LOOKBACK,
+        )
+        .annotate(last_author=Subquery(last_author.order_by("-id").values("author")[:1]))
+        .filter(last_author=Message.Author.VISITOR)
+        .exclude(Exists(covered))
+        .values_list("visitor_id", flat=True)
+    )

@@ -1,6 +1,7 @@
-"""Agents' email notifications. When a visitor writes, decide: an offline message (nobody who could
-answer is online) or possibly a missed conversation (someone was online; it is missed if the visitor
-leaves the website before any agent replies). Each episode is checked again when due and emailed once.
+"""Agents' email notifications. A visitor who writes while nobody who could answer is online leaves
+an offline message; one who writes while someone is online and leaves the website before any agent
+replies, a missed conversation (decided when they leave, by who was online when they wrote). Each
+episode is checked again when due and emailed once.
 """
 
 import contextlib
@@ -25,7 +26,7 @@ from helpdesk import events as hub
 from helpdesk import rows
 from helpdesk.errors import ServiceError
 from helpdesk.models import Agent
-from helpdesk.selectors import agents_online_with_membership_sql
+from helpdesk.selectors import agents_online_at_with_membership, agents_online_with_membership_sql
 from visitors.presence import presence
 
 from . import permissions, selectors
@@ -141,9 +142,10 @@ def _enqueue_check(episode: Episode, *, countdown: int = 0) -> None:
 
 
 def notification_visitor_wrote(*, conversation: Conversation, message_id: int) -> int | None:
-    """The visitor's first message after the last agent reply (or in a new or reopened conversation)
-    starts an episode: an offline message when nobody who could answer is online, else, on the
-    website, a possibly missed conversation that remembers who was online; later messages join it.
+    """The visitor's first message after the last agent reply (or in a new or reopened conversation),
+    written while nobody who could answer is online, starts an offline-message episode; later messages
+    join it. With someone online nothing is stored: whether it was missed is decided when the visitor
+    leaves (`notification_visitor_left`), by who was online when they wrote.
 
     `conversation` is as the message left it (from the event). Every visitor message of a live chat
     pays for this, so it reads little: a reply or resolution that overtakes it is caught when the
@@ -153,17 +155,13 @@ def notification_visitor_wrote(*, conversation: Conversation, message_id: int) -
     open_episode, agents_online = _open_episode_and_agents_online(conversation, message_id)
     if open_episode is not None and not open_episode.answered:
         return open_episode.id
-
-    online = selectors.agent_ids_online_for(conversation, agents_online)
-    if online and conversation.channel != Channel.WEB:
-        return None  # only the website has visitors who leave; someone online sees the message
-    if online:
-        kind, recipients, due_at = Episode.Kind.MISSED, online, None
-    else:
-        kind = Episode.Kind.OFFLINE_MESSAGE
-        recipients = list(selectors.agents_who_could_answer(conversation).values_list("pk", flat=True))
-        due_at = timezone.now() + timedelta(seconds=settings.NOTIFICATION_OFFLINE_DELAY)
-    episode = Episode(conversation_id=conversation.pk, start_message_id=message_id, kind=kind, due_at=due_at)
+    if selectors.agent_ids_online_for(conversation, agents_online):
+        return None  # someone online sees it; an answered episode is ended by its reply's own event
+    recipients = list(selectors.agents_who_could_answer(conversation).values_list("pk", flat=True))
+    due_at = timezone.now() + timedelta(seconds=settings.NOTIFICATION_OFFLINE_DELAY)
+    episode = Episode(
+        conversation_id=conversation.pk, start_message_id=message_id, kind=Episode.Kind.OFFLINE_MESSAGE, due_at=due_at
+    )
     try:
         # One statement (`rows.insert_with`) unless an answered episode must end first.
         with transaction.atomic() if open_episode is not None else contextlib.nullcontext():
@@ -171,16 +169,19 @@ def notification_visitor_wrote(*, conversation: Conversation, message_id: int) -
                 # An agent replied in between and that reply's own event has not arrived yet.
                 _end_episodes(conversation.pk, reason="answered", before_message_id=message_id)
             rows.insert_with(episode, "episode", [EpisodeRecipient(agent_id=agent_id) for agent_id in recipients])
-            if kind == Episode.Kind.OFFLINE_MESSAGE:
-                _enqueue_check(episode, countdown=settings.NOTIFICATION_OFFLINE_DELAY)
+            _enqueue_check(episode, countdown=settings.NOTIFICATION_OFFLINE_DELAY)
     except IntegrityError:
         # Another process started it at the same moment.
-        return (
-            Episode.objects.filter(conversation_id=conversation.pk, ended_at__isnull=True)
-            .values_list("pk", flat=True)
-            .first()
-        )
+        return _open_episode_id(conversation.pk)
     return episode.pk
+
+
+def _open_episode_id(conversation_id: int) -> int | None:
+    return (
+        Episode.objects.filter(conversation_id=conversation_id, ended_at__isnull=True)
+        .values_list("pk", flat=True)
+        .first()
+    )
 
 
 def notification_agent_replied(*, conversation_id: int, message_id: int) -> None:
@@ -195,9 +196,9 @@ def notification_conversation_resolved(*, conversation_id: int) -> None:
 
 @transaction.atomic
 def notification_visitor_left(*, visitor_id: int) -> list[int]:
-    """The visitor left the website: their possibly missed conversations are checked now, and their
-    visit's offline messages are over (a message on a later visit is a new episode). Returns the
-    episodes to check."""
+    """The visitor left the website: their visit's offline messages are over (a message on a later
+    visit is a new episode), and each open conversation they wrote in after the last agent reply, while
+    someone was online, was missed. Returns the episodes to check now."""
     now = timezone.now()
     Episode.objects.filter(
         conversation__visitor_id=visitor_id,
@@ -205,11 +206,35 @@ def notification_visitor_left(*, visitor_id: int) -> list[int]:
         kind=Episode.Kind.OFFLINE_MESSAGE,
         ended_at__isnull=True,
     ).update(ended_at=now)
-    due = list(selectors.missed_episodes_waiting(visitor_id=visitor_id).values_list("pk", flat=True))
-    Episode.objects.filter(pk__in=due).update(due_at=now)
-    for episode in Episode.objects.filter(pk__in=due):
+    missed = [
+        episode
+        for conversation in selectors.conversations_possibly_missed(visitor_id=visitor_id)
+        if (episode := _missed_episode_start(conversation, now)) is not None
+    ]
+    # Missed conversations whose visitor came back before their email went out waited for this.
+    waiting = list(selectors.missed_episodes_waiting(visitor_id=visitor_id))
+    Episode.objects.filter(pk__in=[episode.pk for episode in waiting]).update(due_at=now)
+    for episode in missed + waiting:
         _enqueue_check(episode)
-    return due
+    return sorted(episode.pk for episode in missed + waiting)
+
+
+def _missed_episode_start(conversation: Conversation, now) -> Episode | None:
+    """The missed-conversation episode of the visitor's first unanswered message, due now, for the
+    agents online when it was written (`agent_ids_online_for`); None when there is none."""
+    first = selectors.first_unnotified_message(conversation)
+    if first is None:
+        return None
+    online = agents_online_at_with_membership(first.created_at, conversation.group_id)
+    recipients = selectors.agent_ids_online_for(conversation, online)
+    if not recipients:
+        return None  # nobody was online: the message started an offline-message episode then
+    episode = Episode(conversation=conversation, start_message=first, kind=Episode.Kind.MISSED, due_at=now)
+    try:
+        rows.insert_with(episode, "episode", [EpisodeRecipient(agent_id=agent_id) for agent_id in recipients])
+    except IntegrityError:
+        return None  # another process heard of the same departure
+    return episode
 
 
 # --- Sending -------------------------------------------------------------------------------------
@@ -354,15 +379,17 @@ def notification_send(*, episode_id: int) -> bool:
 
 def notification_settle_lost() -> list[int]:
     """The sweep: episodes whose delayed check was lost (a worker restarted, an in-memory broker
-    forgot it), including visitors whose departure was settled without this app hearing of it.
-    Returns the due episodes to check."""
-    waiting = list(
+    forgot it), and visitors whose departure was settled without this app hearing of it. Returns
+    the due episodes to check."""
+    now = timezone.now()
+    waiting = set(
         selectors.missed_episodes_waiting(older_than_grace=True).values_list("conversation__visitor_id", flat=True)
     )
-    if waiting:
+    possibly_gone = waiting | selectors.visitors_possibly_missed(now=now)
+    if possibly_gone:
         store = presence()
         still_in_grace = set(store.departed(before=time.time()))
-        for visitor_id in set(waiting):
+        for visitor_id in possibly_gone:
             if visitor_id not in still_in_grace and not store.connection_count(visitor_id):
                 notification_visitor_left(visitor_id=visitor_id)
     return list(selectors.episodes_due().values_list("pk", flat=True))

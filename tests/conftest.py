@@ -2,10 +2,12 @@ import os
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
+from helpdesk import services as account_services
 from helpdesk.celery import app as celery_app
-from helpdesk.models import Agent
+from helpdesk.models import Agent, AgentOnlineSpan
 
 from .factories import AgentFactory, ConversationFactory, VisitorFactory
 
@@ -133,15 +135,16 @@ def conversation(visitor):
 
 
 def online(agent: Agent) -> Agent:
-    agent.status = Agent.Status.ONLINE
-    agent.last_seen_at = timezone.now()
-    agent.save(update_fields=["status", "last_seen_at"])
-    return agent
+    return account_services.agent_set_status(agent=agent, status=Agent.Status.ONLINE)
 
 
 def gone_offline(agent: Agent) -> Agent:
+    """The agent's dashboard stopped sending heartbeats an hour ago."""
     agent.last_seen_at = timezone.now() - timedelta(hours=1)
     agent.save(update_fields=["last_seen_at"])
+    AgentOnlineSpan.objects.filter(agent=agent).update(
+        until=agent.last_seen_at + timedelta(seconds=settings.AGENT_PRESENCE_TTL)
+    )
     return agent
 
 

@@ -1,8 +1,11 @@
+from datetime import timedelta
+
 import factory
+from django.conf import settings
 from django.utils import timezone
 
 from conversations.models import Channel, Conversation, Message, Tag
-from helpdesk.models import Agent, AgentGroup
+from helpdesk.models import Agent, AgentGroup, AgentOnlineSpan
 from visitors.models import Visitor
 
 PASSWORD = "correct-horse-battery-staple"
@@ -33,6 +36,16 @@ class AgentFactory(factory.django.DjangoModelFactory):
     def groups(self, create, extracted, **kwargs):
         if create and extracted:
             self.groups.set(extracted)
+
+    @factory.post_generation
+    def online_span(self, create, extracted, **kwargs):
+        """An agent made online is online from their last heartbeat on, as the services record it."""
+        if create and self.is_online:
+            AgentOnlineSpan.objects.create(
+                agent=self,
+                started_at=self.last_seen_at,
+                until=self.last_seen_at + timedelta(seconds=settings.AGENT_PRESENCE_TTL),
+            )
 
 
 class VisitorFactory(factory.django.DjangoModelFactory):

@@ -31,3 +31,4 @@ def test_the_sql_form_of_who_is_online_agrees_with_the_orm_form():
     )
     assert with_sales == [(seller.pk, True), (helper.pk, False), (both.pk, True)]
     assert selectors.agents_online_with_membership(None) == [(seller.pk, False), (helper.pk, False), (both.pk, False)]
+    assert selectors.agents_online_at_with_membership(timezone.now(), sales.pk) == with_sales

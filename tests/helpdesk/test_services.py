@@ -4,7 +4,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from helpdesk import services
+from helpdesk import selectors, services
 from helpdesk.errors import ServiceError
 from helpdesk.models import Agent
 
@@ -144,6 +144,33 @@ def test_agent_is_online_while_heartbeats_keep_coming(agent):
         assert Agent.objects.get(pk=agent.pk).is_online
     with time_machine.travel(timezone.now() + timedelta(seconds=60 + 91)):
         assert not Agent.objects.get(pk=agent.pk).is_online
+
+
+def test_who_was_online_at_a_moment_is_who_was_online_then(agent, colleague):
+    """The record of online spans answers later what `agents_online` answered at the time: through
+    heartbeats, a dashboard that went quiet, and choosing offline and online again."""
+    start = timezone.now()
+    timeline = [
+        (0, lambda: services.agent_set_status(agent=agent, status=Agent.Status.ONLINE)),
+        (60, lambda: services.agent_heartbeat(agent=agent)),
+        (100, lambda: services.agent_set_status(agent=colleague, status=Agent.Status.OFFLINE)),
+        (300, lambda: services.agent_heartbeat(agent=agent)),  # quiet for longer than the TTL: back now
+        (320, lambda: services.agent_update(agent=agent, actor=agent, status=Agent.Status.OFFLINE)),
+        (340, lambda: services.agent_heartbeat(agent=Agent.objects.get(pk=agent.pk))),  # connected, chose offline
+        (360, lambda: services.agent_set_status(agent=agent, status=Agent.Status.ONLINE)),
+    ]
+    seen_then = {}
+    with time_machine.travel(start, tick=False) as clock:
+        for second in range(0, 480, 10):
+            clock.move_to(start + timedelta(seconds=second))
+            for _at, change in [event for event in timeline if event[0] == second]:
+                change()
+            clock.shift(timedelta(seconds=5))  # between changes: at the very moment of one, both answers hold
+            seen_then[timezone.now()] = set(selectors.agents_online().values_list("pk", flat=True))
+
+    assert {agent.pk, colleague.pk} in seen_then.values() and set() in seen_then.values()
+    for moment, online in seen_then.items():
+        assert set(selectors.agents_online_at(moment).values_list("pk", flat=True)) == online, moment
 
 
 def test_agent_who_chose_offline_is_offline_even_when_connected(agent):

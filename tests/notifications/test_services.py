@@ -9,6 +9,7 @@ from django.utils import timezone
 from conversations import services as conversation_services
 from conversations.models import Message
 from helpdesk import events as hub
+from helpdesk import services as account_services
 from helpdesk.errors import ServiceError
 from helpdesk.models import Agent
 from notifications import services
@@ -332,7 +333,7 @@ def test_moving_between_pages_within_the_grace_period_triggers_nothing(clock, af
         sweep(after_commit)
 
     assert mailoutbox == []
-    assert Episode.objects.get().state == Episode.State.SCHEDULED
+    assert not Episode.objects.exists()  # nothing is decided while she is on the website
 
 
 def test_a_reply_before_the_visitor_leaves_sends_nothing(clock, after_commit, vera, agent, mailoutbox):
@@ -348,11 +349,27 @@ def test_a_visitor_writing_again_after_a_reply_whose_event_is_late_starts_a_new_
     clock, after_commit, vera, agent, mailoutbox
 ):
     """Events of two processes can cross: the visitor's next message is heard before the agent's reply
-    is. The reply still ends the first episode, and the question after it is a new one, missed when
-    the visitor leaves."""
+    is. The question after the reply is a new episode, missed when the visitor leaves."""
     first = writes(after_commit, vera, "Is this in stock?")
     conversation_services.message_create(  # its event is never heard
         conversation=first.conversation, author=Message.Author.AGENT, agent=agent, body="Yes"
+    )
+    second = writes(after_commit, vera, "Can you deliver tomorrow?")
+
+    leaves(after_commit, clock, vera)
+    [mail] = mailoutbox
+    assert "Can you deliver tomorrow?" in mail.body and "Is this in stock?" not in mail.body
+    assert Episode.objects.get().start_message_id == second.pk
+
+
+def test_an_offline_message_answered_by_a_reply_whose_event_is_late_is_over(
+    clock, after_commit, vera, offline_agents, mailoutbox
+):
+    """The visitor's next message, heard before the reply, ends the answered offline message and
+    starts a new one."""
+    first = writes(after_commit, vera, "Is this in stock?")
+    conversation_services.message_create(  # its event is never heard
+        conversation=first.conversation, author=Message.Author.AGENT, agent=offline_agents[0], body="Yes"
     )
     second = writes(after_commit, vera, "Can you deliver tomorrow?")
 
@@ -360,9 +377,42 @@ def test_a_visitor_writing_again_after_a_reply_whose_event_is_late_starts_a_new_
         (first.pk, "answered", timezone.now()),
         (second.pk, "", None),
     ]
+    clock.shift(timedelta(seconds=DELAY + 1))
+    sweep(after_commit)
+    assert recipients(mailoutbox) == sorted(agent.email for agent in offline_agents)
+    body = mailoutbox[0].body
+    assert "Can you deliver tomorrow?" in body and "Is this in stock?" not in body
+
+
+def test_the_agents_online_when_she_wrote_miss_it_not_those_online_when_she_left(
+    clock, after_commit, vera, agent, mailoutbox
+):
+    writes(after_commit, vera, "Do you ship to Austria?")
+    clock.shift(timedelta(minutes=2))
+    account_services.agent_set_status(agent=agent, status=Agent.Status.OFFLINE)
+    latecomer = account_services.agent_set_status(agent=AgentFactory(), status=Agent.Status.ONLINE)
+
     leaves(after_commit, clock, vera)
-    [mail] = mailoutbox
-    assert "Can you deliver tomorrow?" in mail.body and "Is this in stock?" not in mail.body
+
+    assert recipients(mailoutbox) == [agent.email]
+    assert latecomer.is_online
+
+
+def test_a_later_visit_with_the_question_still_unanswered_is_missed_again(clock, after_commit, vera, agent, mailoutbox):
+    writes(after_commit, vera, "Do you ship to Austria?")
+    leaves(after_commit, clock, vera)
+    assert len(mailoutbox) == 1
+
+    clock.shift(timedelta(days=1))
+    presence().connect(vera.pk, "tab-1")
+    account_services.agent_heartbeat(agent=agent)
+    again = writes(after_commit, vera, "Hello? Austria?")
+    leaves(after_commit, clock, vera)
+
+    assert len(mailoutbox) == 2
+    assert Episode.objects.order_by("id").last().start_message_id == again.pk
+    sweep(after_commit)
+    assert len(mailoutbox) == 2
 
 
 def test_the_assignee_alone_misses_an_assigned_conversation(clock, after_commit, vera, agent, colleague, mailoutbox):
