@@ -147,7 +147,8 @@ class Episode(models.Model):
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.SCHEDULED)
     # When the check may run: the end of the debounce of an offline message, or when the visitor left
-    # the website; empty while a possibly missed conversation waits for the visitor to leave.
+    # the website; empty while a missed conversation waits for its visitor, back before its email went
+    # out, to leave again.
     due_at = models.DateTimeField(_("due"), null=True, blank=True)
     # A sender holds the episode until then; a sender that died loses it, and the sweep takes over.
     claimed_until = models.DateTimeField(null=True, blank=True, editable=False)
