@@ -9,7 +9,7 @@ from django.utils import timezone
 
 
 def spans_of_agents_online_now(apps, schema_editor):
-    """Agents online while this runs have been since their last heartbeat, as far as anyone knows."""
+    """Agents online while this runs have been online since their last heartbeat, as far as anyone knows."""
     Agent, AgentOnlineSpan = apps.get_model("helpdesk", "Agent"), apps.get_model("helpdesk", "AgentOnlineSpan")
     ttl = timedelta(seconds=settings.AGENT_PRESENCE_TTL)
     online = Agent.objects.filter(status="online", last_seen_at__gte=timezone.now() - ttl)
