@@ -40,14 +40,15 @@ def _require_owner(actor: Agent) -> None:
 
 
 def webhook_url_clean(url: str) -> str:
-    """An http(s) address of at most 500 characters."""
+    """An http(s) address no longer than the model keeps."""
     url = (url or "").strip()
     try:
         URLValidator(schemes=["http", "https"])(url)
     except ValidationError:
         raise ServiceError(_("Enter an http or https address."), field="url") from None
-    if len(url) > WebhookEndpoint._meta.get_field("url").max_length:
-        raise ServiceError(_("The address is at most 500 characters."), field="url")
+    limit = WebhookEndpoint._meta.get_field("url").max_length
+    if len(url) > limit:
+        raise ServiceError(_("The address is at most %(limit)d characters.") % {"limit": limit}, field="url")
     return url
 
 

@@ -362,6 +362,22 @@ def test_a_webhook_needs_an_http_address_and_known_events(owner, field, changes)
     assert created.value.field == changed.value.field == field
 
 
+def test_a_webhook_address_too_long_to_store_is_refused_with_the_limit(owner):
+    limit = WebhookEndpoint._meta.get_field("url").max_length
+    base = "https://crm.example.com/"
+
+    with pytest.raises(ServiceError) as refused:
+        services.webhook_endpoint_create(
+            url=base + "a" * (limit + 1 - len(base)), events=["visitor.updated"], actor=owner
+        )
+
+    assert refused.value.field == "url"
+    assert f"at most {limit} characters" in refused.value.message
+    assert services.webhook_endpoint_create(
+        url=base + "a" * (limit - len(base)), events=["visitor.updated"], actor=owner
+    )
+
+
 def test_a_webhook_description_too_long_to_store_is_refused_not_cut(owner):
     limit = WebhookEndpoint._meta.get_field("description").max_length
     endpoint = services.webhook_endpoint_create(
