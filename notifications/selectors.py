@@ -108,7 +108,8 @@ def missed_episodes_waiting(*, visitor_id: int | None = None, older_than_grace: 
     return waiting
 
 
-def _open_episode(conversation_id) -> QuerySet[Episode]:
+def open_episode(conversation_id) -> QuerySet[Episode]:
+    """The conversation's episode not yet ended (at most one: `episode_one_open`)."""
     return Episode.objects.filter(conversation_id=conversation_id, ended_at__isnull=True)
 
 
@@ -117,7 +118,7 @@ def conversations_possibly_missed(*, visitor_id: int) -> QuerySet[Conversation]:
     visitor wrote after the last agent reply was missed, if someone was online then."""
     return Conversation.objects.filter(
         visitor_id=visitor_id, channel=Channel.WEB, status=Conversation.Status.OPEN
-    ).exclude(Exists(_open_episode(OuterRef("pk"))))
+    ).exclude(Exists(open_episode(OuterRef("pk"))))
 
 
 def first_unnotified_message(conversation: Conversation) -> Message | None:

@@ -172,16 +172,8 @@ def notification_visitor_wrote(*, conversation: Conversation, message_id: int) -
             _enqueue_check(episode, countdown=settings.NOTIFICATION_OFFLINE_DELAY)
     except IntegrityError:
         # Another process started it at the same moment.
-        return _open_episode_id(conversation.pk)
+        return selectors.open_episode(conversation.pk).values_list("pk", flat=True).first()
     return episode.pk
-
-
-def _open_episode_id(conversation_id: int) -> int | None:
-    return (
-        Episode.objects.filter(conversation_id=conversation_id, ended_at__isnull=True)
-        .values_list("pk", flat=True)
-        .first()
-    )
 
 
 def notification_agent_replied(*, conversation_id: int, message_id: int) -> None:

@@ -1,11 +1,9 @@
-from datetime import timedelta
-
 import factory
-from django.conf import settings
 from django.utils import timezone
 
 from conversations.models import Channel, Conversation, Message, Tag
-from helpdesk.models import Agent, AgentGroup, AgentOnlineSpan
+from helpdesk import services as account_services
+from helpdesk.models import Agent, AgentGroup
 from visitors.models import Visitor
 
 PASSWORD = "correct-horse-battery-staple"
@@ -39,13 +37,9 @@ class AgentFactory(factory.django.DjangoModelFactory):
 
     @factory.post_generation
     def online_span(self, create, extracted, **kwargs):
-        """An agent made online is online from their last heartbeat on, as the services record it."""
+        """An agent made online has their online time recorded as the services record it."""
         if create and self.is_online:
-            AgentOnlineSpan.objects.create(
-                agent=self,
-                started_at=self.last_seen_at,
-                until=self.last_seen_at + timedelta(seconds=settings.AGENT_PRESENCE_TTL),
-            )
+            account_services.agent_set_status(agent=self, status=Agent.Status.ONLINE)
 
 
 class VisitorFactory(factory.django.DjangoModelFactory):
