@@ -35,31 +35,34 @@ def _read_locked(where: str, params: list, order_by: str = "") -> Conversation |
 
     In SQL because every change starts here: the ORM spent about five times longer building this
     query (a join and FOR UPDATE OF) than PostgreSQL spent running it."""
-    conversation, _agent = _read_locked_with_agent(None, where, params, order_by)
+    conversation, _agent, _version = _read(where, params, order_by)
     return conversation
 
 
-def _read_locked_with_agent(
-    agent_id: int | None, where: str, params: list, order_by: str = ""
-) -> tuple[Conversation | None, Agent | None]:
+def _read(
+    where: str, params: list, order_by: str = "", *, agent_id: int | None = None, lock: bool = True
+) -> tuple[Conversation | None, Agent | None, str | None]:
     """`_read_locked`, and in the same query the agent `agent_id` as stored now: None when they can no
-    longer log in (the rule of `agent_who_can_log_in`), or when no conversation is found."""
+    longer log in (the rule of `agent_who_can_log_in`), or when no conversation is found. Without
+    `lock`, the conversation's version is read instead (`rows.version_sql`), for a write that holds only
+    while it is unchanged."""
     selected = [rows.columns(Conversation, "c"), rows.columns(Agent, "a")]
     if agent_id is not None:
         selected.append(rows.columns(Agent, "actor"))
         params = [agent_id, True, *params]
     with rows.preparing_cursor() as cursor:
-        cursor.execute(_locked_read_sql(connection.vendor, where, order_by, agent_id is not None), params)
+        cursor.execute(_read_sql(connection.vendor, where, order_by, agent_id is not None, lock), params)
         row = cursor.fetchone()
     if row is None:
-        return None, None
-    conversation, assignee, *actor = rows.from_row(row, *selected)
+        return None, None, None
+    version = None if lock else row[-1]
+    conversation, assignee, *actor = rows.from_row(row if lock else row[:-1], *selected)
     Conversation.assignee.field.set_cached_value(conversation, assignee)
-    return conversation, actor[0] if actor else None
+    return conversation, actor[0] if actor else None, version
 
 
 @functools.cache
-def _locked_read_sql(vendor: str, where: str, order_by: str, with_actor: bool) -> str:
+def _read_sql(vendor: str, where: str, order_by: str, with_actor: bool, lock: bool) -> str:
     quote = connection.ops.quote_name
     agents, agent_key = quote(Agent._meta.db_table), quote(Agent._meta.pk.column)
     active = quote(Agent._meta.get_field("is_active").column)
@@ -69,8 +72,10 @@ def _locked_read_sql(vendor: str, where: str, order_by: str, with_actor: bool) -
     if with_actor:
         selected += f", {rows.columns(Agent, 'actor').sql}"
         joined += f" LEFT JOIN {agents} actor ON actor.{agent_key} = %s AND actor.{active} = %s"
+    if not lock:
+        selected += f", {rows.version_sql('c')}"
     sql = f"SELECT {selected} FROM {quote(Conversation._meta.db_table)} c{joined} WHERE {where} {order_by} LIMIT 1"
-    if connection.features.has_select_for_update_of:
+    if lock and connection.features.has_select_for_update_of:
         sql += " FOR UPDATE OF c"
     return sql
 
@@ -177,16 +182,32 @@ def message_create(
     )
 
 
-@transaction.atomic
 def agent_message_create(
     *, agent: Agent, conversation_id: int, body: str, client_id: str | None = None, channel: str | None = None
 ) -> Message:
     """An agent writes in a conversation by its id: `message_create`'s rules, with the conversation
-    read once, under its lock, and not found when the agent may not see it (as everywhere else). The
-    agent is read again in the same query: their rights are those stored now, not those of the moment
-    `agent` was loaded (a dashboard that has been open for hours)."""
+    not found when the agent may not see it (as everywhere else). The agent is read again with the
+    conversation: their rights are those stored now, not those of the moment `agent` was loaded (a
+    dashboard that has been open for hours).
+
+    Where the database can (`rows.writes_if_unchanged`), the conversation is read without its lock and
+    the reply written in one statement while it is unchanged: two round trips where a transaction takes
+    four. If it changed in between, or the reply makes the agent its assignee (a history event written
+    with it), the reply is decided again under the lock."""
     _check_client_id(client_id)
-    conversation, agent = _read_locked_with_agent(agent.pk, "c.id = %s", [conversation_id])
+    body = _clean_body(body)
+    if rows.writes_if_unchanged() and (
+        message := _agent_reply(agent, conversation_id, body, client_id, channel, lock=False)
+    ):
+        return message
+    with transaction.atomic():
+        return _agent_reply(agent, conversation_id, body, client_id, channel, lock=True)
+
+
+def _agent_reply(
+    agent: Agent, conversation_id: int, body: str, client_id: str | None, channel: str | None, *, lock: bool
+) -> Message | None:
+    conversation, agent, version = _read("c.id = %s", [conversation_id], agent_id=agent.pk, lock=lock)
     if conversation is None:
         raise ServiceError(_("No such conversation."), code="not_found")
     if agent is None:
@@ -199,11 +220,12 @@ def agent_message_create(
     return _message_store(
         conversation,
         author=Message.Author.AGENT,
-        body=_clean_body(body),
+        body=body,
         agent=agent,
         channel=channel,
         client_id=client_id,
         external_id=None,
+        version=version,
     )
 
 
@@ -257,9 +279,15 @@ def _message_store(
     channel: str,
     client_id: str | None,
     external_id: str | None,
-) -> Message:
-    """Store a checked, masked message in a conversation this transaction holds locked."""
-    # A repeated client id comes from this conversation, whose lock we hold. On PostgreSQL the insert
+    version: str | None = None,
+) -> Message | None:
+    """Store a checked, masked message in a conversation this transaction holds locked; or, given the
+    `version` an unlocked read saw, only while the conversation is still that version, in one statement
+    (`rows.insert_and_update_if_unchanged`). None when that did not store it: the conversation changed,
+    the message is a repeat, or it reopens the conversation or makes its agent the assignee, which
+    write a history event in the same transaction. The caller then stores it under the lock."""
+    unlocked = version is not None
+    # A repeated client id comes from this conversation, which the write locks. On PostgreSQL the insert
     # finds it (a query less on every message) and writes nothing; elsewhere it is looked up first.
     repeat_found_by_insert = client_id is not None and external_id is None and rows.skips_duplicates()
     if not repeat_found_by_insert and (duplicate := _existing_duplicate(conversation, channel, client_id, external_id)):
@@ -308,7 +336,12 @@ def _message_store(
         if joined:
             conversation.assignee = agent
             fields.append("assignee")
-    if message.pk is not None:  # stored above
+    if unlocked:
+        if reopened is not None or joined:
+            return None
+        if not rows.insert_and_update_if_unchanged(message, conversation, fields, version=version):
+            return None
+    elif message.pk is not None:  # stored above
         rows.update(conversation, fields)
     elif not rows.insert_and_update(message, conversation, fields, unless_duplicate=repeat_found_by_insert):
         return _existing_duplicate(conversation, channel, client_id, None)  # nothing was written
@@ -364,16 +397,12 @@ def message_set_delivery(*, message: Message, status: str, error: str = "", exte
     return message
 
 
-def _latest_conversation(visitor: Visitor, channel: str) -> Conversation | None:
-    """The conversation the visitor writes in (the first of `selectors.visitor_conversations_on`), locked."""
-    return _read_locked(
-        "c.visitor_id = %s AND c.channel = %s",
-        [visitor.pk, channel],
-        order_by=rows.order_by(Conversation, "c", selectors.LATEST_FIRST),
-    )
+def _latest_conversation_where(visitor: Visitor, channel: str) -> tuple[str, list, str]:
+    """The conversation the visitor writes in: the first of `selectors.visitor_conversations_on`."""
+    order_by = rows.order_by(Conversation, "c", selectors.LATEST_FIRST)
+    return "c.visitor_id = %s AND c.channel = %s", [visitor.pk, channel], order_by
 
 
-@transaction.atomic
 def visitor_message_create(
     *,
     visitor: Visitor,
@@ -388,7 +417,9 @@ def visitor_message_create(
 ) -> Message:
     """A visitor writes: into the given conversation, else their latest one on this channel (which
     reopens if resolved), else a new conversation that their first message opens, routed to the
-    agent group `group_id` while that group exists."""
+    agent group `group_id` while that group exists.
+
+    As in `agent_message_create`, a message to an open conversation is first tried without the lock."""
     if conversation is not None and conversation.visitor_id != visitor.pk:
         raise ServiceError(_("That conversation belongs to someone else."), code="forbidden", field="conversation")
     if channel not in Channel.values:
@@ -396,17 +427,11 @@ def visitor_message_create(
     _check_client_id(client_id)
     body = _clean_body(body)  # an empty message is refused before it opens an empty conversation
     if conversation is not None:
-        conversation = _locked(conversation)
+        where, params, order_by = "c.id = %s", [conversation.pk], ""
     else:
-        conversation = _latest_conversation(visitor, channel) or conversation_start(
-            visitor=visitor,
-            channel=channel,
-            page_url=page_url,
-            ip_address=ip_address,
-            group=AgentGroup.objects.filter(pk=group_id).first() if group_id else None,
-        )
-    return _message_store(
-        conversation,
+        where, params, order_by = _latest_conversation_where(visitor, channel)
+    store = functools.partial(
+        _message_store,
         author=Message.Author.VISITOR,
         body=body,
         agent=None,
@@ -414,6 +439,23 @@ def visitor_message_create(
         client_id=client_id,
         external_id=external_id,
     )
+    if rows.writes_if_unchanged() and external_id is None:
+        found, _agent, version = _read(where, params, order_by, lock=False)
+        if found is not None and (message := store(found, version=version)):
+            return message
+    with transaction.atomic():
+        if conversation is not None:
+            return store(_locked(conversation))
+        return store(
+            _read_locked(where, params, order_by)
+            or conversation_start(
+                visitor=visitor,
+                channel=channel,
+                page_url=page_url,
+                ip_address=ip_address,
+                group=AgentGroup.objects.filter(pk=group_id).first() if group_id else None,
+            )
+        )
 
 
 def _reopen(conversation: Conversation, *, by_visitor: bool) -> dict:

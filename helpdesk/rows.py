@@ -191,6 +191,57 @@ def insert_and_update(new: Model, changed: Model, fields: list[str], *, unless_d
     return True
 
 
+def writes_if_unchanged() -> bool:
+    """Whether `insert_and_update_if_unchanged` can be used: a read can tell which version of a row it
+    saw (`version_sql`)."""
+    return connection.vendor == "postgresql"
+
+
+def version_sql(alias: str) -> str:
+    """Selects the version of the row under `alias` that a read saw (PostgreSQL: the transaction that
+    wrote it), for `insert_and_update_if_unchanged`."""
+    return f"{alias}.xmin::text"
+
+
+def insert_and_update_if_unchanged(new: Model, changed: Model, fields: list[str], *, version: str) -> bool:
+    """Store a new row and write these fields of a stored row, as `insert_and_update` does with
+    `unless_duplicate`, in one statement that needs no transaction around it, and only while the stored
+    row is still the `version` that was read: the statement locks it as it checks. False when nothing
+    was written: the row has changed since, or the new row repeats a unique one.
+
+    A decision taken on an unlocked read is written as if the read had held the lock, for one round
+    trip where BEGIN, the locked read, the write and COMMIT take four."""
+    sql, new_fields, changed_fields = _if_unchanged_statement(type(new), type(changed), tuple(dict.fromkeys(fields)))
+    params = [changed.pk, version, *_values(new, new_fields, adding=True)]
+    params += [*_values(changed, changed_fields, adding=False), changed.pk]
+    with preparing_cursor() as cursor:
+        cursor.execute(sql, params)
+        key, updated = cursor.fetchone()
+    if key is None:
+        return False
+    if updated != 1:  # cannot be: the statement holds the row locked
+        raise _not_found(changed)
+    _stored(new, key)
+    return True
+
+
+@functools.cache
+def _if_unchanged_statement(new_model: type[Model], changed_model: type[Model], field_names: tuple[str, ...]):
+    inserting = _insert_statement(new_model, "postgresql")
+    updating, changed_fields = _update_statement(changed_model, "postgresql", field_names)
+    table, pk = _quote(changed_model._meta.db_table), _quote(changed_model._meta.pk.column)
+    # Selected rather than listed in VALUES, the new row's values need their types said.
+    typed = ", ".join(f"%s::{field.db_type(connection)}" for field in inserting.fields)
+    sql = (
+        f"WITH unchanged AS (SELECT 1 FROM {table} t WHERE t.{pk} = %s AND {version_sql('t')} = %s FOR UPDATE), "
+        f"new AS ({inserting.into.removesuffix('VALUES ')}SELECT {typed} FROM unchanged "
+        f"ON CONFLICT DO NOTHING{inserting.returning}), "
+        f"changed AS ({updating} AND EXISTS (SELECT 1 FROM new) RETURNING 1) "
+        "SELECT (SELECT * FROM new), (SELECT count(*) FROM changed)"
+    )
+    return sql, inserting.fields, changed_fields
+
+
 @dataclass(frozen=True, eq=False)  # one per model and alias (`columns`): compared by identity
 class Columns:
     """A model's columns as a query selects them under a table alias."""

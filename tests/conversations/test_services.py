@@ -5,6 +5,7 @@ from django.db import connection
 from conversations import events, services
 from conversations.models import Channel, Conversation, ConversationEvent, Message
 from helpdesk import events as hub
+from helpdesk import rows
 from helpdesk.errors import ServiceError
 from helpdesk.models import Agent
 
@@ -270,6 +271,64 @@ def test_reply_on_a_delivering_channel_is_pending_and_handed_over_after_commit(
 
     assert message.delivery_status == Message.Delivery.PENDING
     assert delivered == [message.pk]
+
+
+# --- A message and a change at the same moment -----------------------------------------------------
+# On PostgreSQL a message is first written without the conversation's lock, in one statement that holds
+# only while the conversation is as it was read. These tests change it in between, as another process
+# can, committing each step.
+
+
+def changed_before_the_write(monkeypatch, change):
+    """Runs `change` once, after the next message's unlocked read of its conversation and before its write."""
+    write = rows.insert_and_update_if_unchanged
+
+    def change_then_write(*args, **kwargs):
+        monkeypatch.setattr(rows, "insert_and_update_if_unchanged", write)
+        change()
+        return write(*args, **kwargs)
+
+    monkeypatch.setattr(rows, "insert_and_update_if_unchanged", change_then_write)
+
+
+def at_the_same_moment(test):
+    return pytest.mark.skipif("not rows.writes_if_unchanged()")(pytest.mark.django_db(transaction=True)(test))
+
+
+@at_the_same_moment
+def test_a_message_written_as_its_conversation_is_resolved_reopens_it(visitor, agent, monkeypatch):
+    conversation = visitor_says(visitor).conversation
+    services.agent_message_create(agent=agent, conversation_id=conversation.pk, body="Anything else?")
+    changed_before_the_write(monkeypatch, lambda: services.conversation_resolve(conversation=conversation, actor=agent))
+
+    message = visitor_says(visitor, "Yes, one more thing")
+
+    conversation.refresh_from_db()
+    assert message.conversation_id == conversation.pk
+    assert conversation.status == Conversation.Status.OPEN
+    assert kinds(conversation) == ["created", "joined", "resolved", "reopened"]
+
+
+@at_the_same_moment
+def test_when_two_agents_reply_at_once_the_first_reply_stored_is_the_first_response(
+    conversation, agent, full_agent, monkeypatch
+):
+    Conversation.objects.filter(pk=conversation.pk).update(assignee=agent)
+    colleague_reply = []
+    changed_before_the_write(
+        monkeypatch,
+        lambda: colleague_reply.append(
+            services.agent_message_create(agent=full_agent, conversation_id=conversation.pk, body="I'm on it")
+        ),
+    )
+
+    reply = services.agent_message_create(agent=agent, conversation_id=conversation.pk, body="Hello!")
+
+    conversation.refresh_from_db()
+    assert list(conversation.messages.values_list("body", flat=True)) == ["I'm on it", "Hello!"]
+    assert conversation.first_response_at == colleague_reply[0].created_at
+    assert conversation.last_message_at == reply.created_at
+    assert conversation.assignee == agent
 
 
 # --- Resolve and reopen -----------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 import pytest
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from conversations.models import Conversation, ConversationEvent, Message
@@ -99,6 +99,67 @@ def test_a_new_row_that_repeats_a_unique_one_leaves_both_rows_as_they_were():
     assert rows.insert_and_update(another, conversation, ["last_message_at"], unless_duplicate=True)
     assert Message.objects.get(pk=another.pk).body == "more"
     assert Conversation.objects.get(pk=conversation.pk).last_message_at == conversation.last_message_at
+
+
+def write_if_unchanged(test):
+    """PostgreSQL only; each step commits, since a row's version changes with each transaction that
+    writes it."""
+    return pytest.mark.skipif("not rows.writes_if_unchanged()")(pytest.mark.django_db(transaction=True)(test))
+
+
+def version_of(conversation: Conversation) -> str:
+    """The conversation's version as a read sees it now."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {rows.version_sql('c')} FROM conversations_conversation c WHERE c.id = %s", [conversation.pk]
+        )
+        return cursor.fetchone()[0]
+
+
+@write_if_unchanged
+def test_a_write_if_unchanged_stores_both_rows_while_the_row_is_as_read():
+    conversation = ConversationFactory()
+    version = version_of(conversation)
+    message = Message(conversation=conversation, author="visitor", body="Hi", client_id="c1")
+    conversation.last_message_at = timezone.now() + timedelta(minutes=1)
+
+    assert rows.insert_and_update_if_unchanged(message, conversation, ["last_message_at"], version=version)
+
+    assert fields_of(Message.objects.get()) == fields_of(message)
+    assert Conversation.objects.get(pk=conversation.pk).last_message_at == conversation.last_message_at
+    assert version_of(conversation) != version
+
+
+@write_if_unchanged
+def test_a_write_if_unchanged_writes_nothing_once_the_row_has_changed():
+    conversation = ConversationFactory()
+    version = version_of(conversation)
+    Conversation.objects.filter(pk=conversation.pk).update(status=Conversation.Status.RESOLVED)
+    before = Conversation.objects.get(pk=conversation.pk)
+    message = Message(conversation=conversation, author="visitor", body="Hi")
+    conversation.last_message_at = timezone.now() + timedelta(minutes=1)
+
+    assert not rows.insert_and_update_if_unchanged(message, conversation, ["last_message_at"], version=version)
+
+    assert message.pk is None
+    assert not Message.objects.exists()
+    assert fields_of(Conversation.objects.get(pk=conversation.pk)) == fields_of(before)
+
+
+@write_if_unchanged
+def test_a_write_if_unchanged_of_a_repeat_leaves_both_rows_as_they_were():
+    conversation = ConversationFactory()
+    stored = Message.objects.create(conversation=conversation, author="visitor", body="Hi", client_id="c1")
+    version = version_of(conversation)
+    before = Conversation.objects.get(pk=conversation.pk)
+    repeat = Message(conversation=conversation, author="visitor", body="Hi again", client_id="c1")
+    conversation.last_message_at = timezone.now() + timedelta(minutes=1)
+
+    assert not rows.insert_and_update_if_unchanged(repeat, conversation, ["last_message_at"], version=version)
+
+    assert repeat.pk is None
+    assert list(Message.objects.values_list("pk", "body")) == [(stored.pk, "Hi")]
+    assert fields_of(Conversation.objects.get(pk=conversation.pk)) == fields_of(before)
 
 
 def test_read_one_loads_the_model_as_the_orm_does_and_none_when_nothing_matches():
