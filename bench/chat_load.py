@@ -26,6 +26,7 @@ import contextlib
 import gc
 import json
 import os
+import random
 import sys
 import time
 from collections import deque
@@ -64,6 +65,10 @@ FULL = {
     "storm_rate": 250,
 }
 DRAIN_SECONDS = 10
+# The chat box and the dashboard each ping every 20 s while open (`conversations/static/widget/frame.js`,
+# `helpdesk/static/helpdesk/socket.js`).
+PING_SECONDS = 20
+PING = json.dumps({"type": "ping"})
 
 
 def environment() -> dict:
@@ -362,6 +367,17 @@ def collections_paused():
         gc.enable()
 
 
+async def keep_pinging(client: Client):
+    """As the dashboard and the chat box do while open, a ping every PING_SECONDS (from a moment of
+    its own, so the clients' pings spread). Without them an agent counts as offline once
+    AGENT_PRESENCE_TTL has passed, and every visitor message becomes an offline message to notify."""
+    await asyncio.sleep(random.uniform(0, PING_SECONDS))
+    while True:
+        with contextlib.suppress(Exception):  # closed in the reconnect storm: the next goes on the new socket
+            await client.ws.send(PING)
+        await asyncio.sleep(PING_SECONDS)
+
+
 async def run_step(rate: int, seconds: float, visitors, agents, *, baseline: bool, step: str, storm=None) -> dict:
     """Send `rate` messages a second for `seconds`: half from visitors, half replies from agents."""
     to_agents, to_visitors = visitors[0].to_agents, visitors[0].to_visitors
@@ -464,6 +480,7 @@ async def helpdesk_run(config, servers, cookies) -> dict:
     visitors = [HelpdeskVisitor(n, visitor_server, to_agents, to_visitors) for n in range(config["visitors"])]
     await open_all(agents)
     await open_all(visitors)
+    pinging = [asyncio.create_task(keep_pinging(client)) for client in agents + visitors]
     for start in range(0, len(visitors), 50):
         await asyncio.gather(*(visitor.hello() for visitor in visitors[start : start + 50]))
     # Each visitor opens a conversation and its agent joins it by replying once.
@@ -507,6 +524,8 @@ async def helpdesk_run(config, servers, cookies) -> dict:
         flush=True,
     )
 
+    for task in pinging:
+        task.cancel()
     for client in visitors + agents:
         await client.close()
     return {"steps": steps, "storm": storm_result, "cpu_per_message_ms": round(cpu_per_message_ms, 2)}
@@ -526,13 +545,9 @@ async def baseline_run(config, servers) -> dict:
     return {"steps": steps, "cpu_per_message_ms": round(cpu_per_message_ms, 2)}
 
 
-# A chat box pings every 20 s while its page is open (`conversations/static/widget/frame.js`).
-WIDGET_PING_SECONDS = 20
-
-
 async def idle_sockets(config, server) -> dict:
     """Memory per idle, greeted visitor socket held by one server process, then the CPU it costs to
-    keep them: each pings as the chat box does, every WIDGET_PING_SECONDS, spread evenly."""
+    keep them: each pings as the chat box does, every PING_SECONDS, spread evenly."""
     count = config["idle_sockets"]
     before = server.rss()
     to_agents, to_visitors = Ledger(), Ledger()
@@ -557,13 +572,13 @@ async def idle_sockets(config, server) -> dict:
 
 
 async def heartbeats(sockets: list[HelpdeskVisitor], server, seconds: float) -> dict:
-    """Every socket pings every WIDGET_PING_SECONDS for `seconds`, their pings spread evenly; the
+    """Every socket pings every PING_SECONDS for `seconds`, their pings spread evenly; the
     server's CPU over that time, per socket, and how long each pong took (a pong that never came is
     counted)."""
     latencies: list[float] = []
     for s in sockets:
         s.pong_latencies = latencies
-    gap = WIDGET_PING_SECONDS / len(sockets)
+    gap = PING_SECONDS / len(sockets)
     total = max(1, int(seconds / gap))
     cpu_before, began = server.cpu(), time.perf_counter()
     with collections_paused():
@@ -576,7 +591,7 @@ async def heartbeats(sockets: list[HelpdeskVisitor], server, seconds: float) -> 
             await asyncio.sleep(0.1)
     cores = cpu / elapsed
     return {
-        "ping_every_seconds": WIDGET_PING_SECONDS,
+        "ping_every_seconds": PING_SECONDS,
         "pings": total,
         "pings_per_second": round(total / elapsed, 1),
         "pongs_missing": total - len(latencies),
