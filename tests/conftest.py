@@ -5,6 +5,7 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
+from helpdesk import rows
 from helpdesk import services as account_services
 from helpdesk.celery import app as celery_app
 from helpdesk.models import Agent, AgentOnlineSpan
@@ -132,6 +133,13 @@ def visitor(db):
 @pytest.fixture
 def conversation(visitor):
     return ConversationFactory(visitor=visitor)
+
+
+def row_versions_committed(test):
+    """For a write that holds only while a row is the version read (`rows.writes_if_unchanged`):
+    PostgreSQL only, and each step commits, since a row's version changes with each transaction."""
+    test = pytest.mark.django_db(transaction=True)(test)
+    return pytest.mark.skipif(not rows.writes_if_unchanged(), reason="rows carry versions on PostgreSQL")(test)
 
 
 def online(agent: Agent) -> Agent:

@@ -9,7 +9,7 @@ from helpdesk import rows
 from helpdesk.errors import ServiceError
 from helpdesk.models import Agent
 
-from ..conftest import gone_offline, online
+from ..conftest import gone_offline, online, row_versions_committed
 from ..factories import AgentFactory, AgentGroupFactory, ConversationFactory, MessageFactory, TagFactory, VisitorFactory
 
 pytestmark = pytest.mark.django_db
@@ -291,11 +291,7 @@ def changed_before_the_write(monkeypatch, change):
     monkeypatch.setattr(rows, "insert_and_update_if_unchanged", change_then_write)
 
 
-def at_the_same_moment(test):
-    return pytest.mark.skipif("not rows.writes_if_unchanged()")(pytest.mark.django_db(transaction=True)(test))
-
-
-@at_the_same_moment
+@row_versions_committed
 def test_a_message_written_as_its_conversation_is_resolved_reopens_it(visitor, agent, monkeypatch):
     conversation = visitor_says(visitor).conversation
     services.agent_message_create(agent=agent, conversation_id=conversation.pk, body="Anything else?")
@@ -309,7 +305,7 @@ def test_a_message_written_as_its_conversation_is_resolved_reopens_it(visitor, a
     assert kinds(conversation) == ["created", "joined", "resolved", "reopened"]
 
 
-@at_the_same_moment
+@row_versions_committed
 def test_when_two_agents_reply_at_once_the_first_reply_stored_is_the_first_response(
     conversation, agent, full_agent, monkeypatch
 ):

@@ -11,6 +11,7 @@ from helpdesk import rows
 from helpdesk.models import Agent
 from notifications.models import Episode, EpisodeRecipient
 
+from ..conftest import row_versions_committed
 from ..factories import AgentFactory, ConversationFactory
 
 pytestmark = pytest.mark.django_db
@@ -101,12 +102,6 @@ def test_a_new_row_that_repeats_a_unique_one_leaves_both_rows_as_they_were():
     assert Conversation.objects.get(pk=conversation.pk).last_message_at == conversation.last_message_at
 
 
-def write_if_unchanged(test):
-    """PostgreSQL only; each step commits, since a row's version changes with each transaction that
-    writes it."""
-    return pytest.mark.skipif("not rows.writes_if_unchanged()")(pytest.mark.django_db(transaction=True)(test))
-
-
 def version_of(conversation: Conversation) -> str:
     """The conversation's version as a read sees it now."""
     with connection.cursor() as cursor:
@@ -116,7 +111,7 @@ def version_of(conversation: Conversation) -> str:
         return cursor.fetchone()[0]
 
 
-@write_if_unchanged
+@row_versions_committed
 def test_a_write_if_unchanged_stores_both_rows_while_the_row_is_as_read():
     conversation = ConversationFactory()
     version = version_of(conversation)
@@ -130,7 +125,7 @@ def test_a_write_if_unchanged_stores_both_rows_while_the_row_is_as_read():
     assert version_of(conversation) != version
 
 
-@write_if_unchanged
+@row_versions_committed
 def test_a_write_if_unchanged_writes_nothing_once_the_row_has_changed():
     conversation = ConversationFactory()
     version = version_of(conversation)
@@ -146,7 +141,7 @@ def test_a_write_if_unchanged_writes_nothing_once_the_row_has_changed():
     assert fields_of(Conversation.objects.get(pk=conversation.pk)) == fields_of(before)
 
 
-@write_if_unchanged
+@row_versions_committed
 def test_a_write_if_unchanged_of_a_repeat_leaves_both_rows_as_they_were():
     conversation = ConversationFactory()
     stored = Message.objects.create(conversation=conversation, author="visitor", body="Hi", client_id="c1")
