@@ -379,7 +379,10 @@ async def keep_pinging(client: Client):
 
 
 async def run_step(rate: int, seconds: float, visitors, agents, *, baseline: bool, step: str, storm=None) -> dict:
-    """Send `rate` messages a second for `seconds`: half from visitors, half replies from agents."""
+    """Send `rate` messages a second for `seconds`: half from visitors, each in turn, half replies
+    from agents, each to the visitor who wrote half a round of visitors before (seconds before, at any
+    rate, as a person answers; a reply a millisecond after the visitor's message in the same
+    conversation is one no agent writes, and it makes the two messages' writes collide)."""
     to_agents, to_visitors = visitors[0].to_agents, visitors[0].to_visitors
     to_agents.__init__()
     to_visitors.__init__()
@@ -392,7 +395,7 @@ async def run_step(rate: int, seconds: float, visitors, agents, *, baseline: boo
         async for n in paced(total, 1 / rate):
             if storm and n == total // 2:
                 storm_task = asyncio.create_task(storm(offline))
-            visitor = visitors[n // 2 % len(visitors)]
+            visitor = visitors[(n // 2 + (n % 2) * len(visitors) // 2) % len(visitors)]
             if visitor.name in offline:
                 continue
             tag = f"{'s' if n % 2 == 0 else 'r'}{step}-{n}"
