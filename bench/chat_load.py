@@ -378,7 +378,37 @@ async def keep_pinging(client: Client):
         await asyncio.sleep(PING_SECONDS)
 
 
-async def run_step(rate: int, seconds: float, visitors, agents, *, baseline: bool, step: str, storm=None) -> dict:
+# What else runs the chat, by process name, for the CPU of each step.
+SERVICES = {"postgresql": "postgres", "redis": "redis-server"}
+
+
+def cpu_seconds(servers) -> dict:
+    """CPU seconds used so far: by the server processes, the load generator (this process), each
+    PostgreSQL and Redis process (by pid: a process that starts later counts from zero), and the whole
+    machine (busy time over all cores, whoever used it)."""
+    used = {"servers": sum(server.cpu() for server in servers), "generator": sum(psutil.Process().cpu_times()[:2])}
+    for process in psutil.process_iter(["name", "cpu_times"]):
+        for part, name in SERVICES.items():
+            if process.info["name"] == name and process.info["cpu_times"] is not None:
+                used[part, process.pid] = sum(process.info["cpu_times"][:2])
+    machine = psutil.cpu_times()
+    used["machine"] = machine.user + machine.system + getattr(machine, "nice", 0) + getattr(machine, "irq", 0)
+    used["machine"] += getattr(machine, "softirq", 0)
+    return used
+
+
+def cores(before: dict, after: dict, seconds: float) -> dict:
+    """The cores each part kept busy between two `cpu_seconds`, on average."""
+    parts = {"servers": 0.0, **dict.fromkeys(SERVICES, 0.0), "generator": 0.0, "machine": 0.0}
+    for key, used in after.items():
+        part = key[0] if isinstance(key, tuple) else key
+        parts[part] += used - before.get(key, 0.0)
+    return {part: round(used / seconds, 2) for part, used in parts.items()}
+
+
+async def run_step(
+    rate: int, seconds: float, visitors, agents, servers, *, baseline: bool, step: str, storm=None
+) -> dict:
     """Send `rate` messages a second for `seconds`: half from visitors, each in turn, half replies
     from agents, each to the visitor who wrote half a round of visitors before (seconds before, at any
     rate, as a person answers; a reply a millisecond after the visitor's message in the same
@@ -389,7 +419,7 @@ async def run_step(rate: int, seconds: float, visitors, agents, *, baseline: boo
     agent_names = {agent.name for agent in agents}
     total = int(rate * seconds)
     with collections_paused():
-        started = time.perf_counter()
+        started, cpu_before = time.perf_counter(), cpu_seconds(servers)
         offline: set = set()
         storm_task = None
         async for n in paced(total, 1 / rate):
@@ -409,6 +439,7 @@ async def run_step(rate: int, seconds: float, visitors, agents, *, baseline: boo
             except Exception:
                 pass  # a socket that dropped: its message was never sent, so it is not counted as sent
         sending_seconds = time.perf_counter() - started
+        step_cores = cores(cpu_before, cpu_seconds(servers), sending_seconds)
         if storm_task:
             await storm_task
         await drain([to_agents, to_visitors], DRAIN_SECONDS)
@@ -423,6 +454,7 @@ async def run_step(rate: int, seconds: float, visitors, agents, *, baseline: boo
         "doubled": to_agents.doubled() + to_visitors.doubled(),
         "visitor_to_agent_ms": percentiles(to_agents.latencies),
         "agent_to_visitor_ms": percentiles(to_visitors.latencies),
+        "cores": step_cores,
     }
 
 
@@ -434,7 +466,7 @@ async def run_steps(config, servers, visitors, agents, *, baseline: bool) -> tup
     for number, rate in enumerate(config["steps"]):
         cpu_before = sum(server.cpu() for server in servers)
         result = await run_step(
-            rate, config["step_seconds"], visitors, agents, baseline=baseline, step=f"{name[0]}{number}"
+            rate, config["step_seconds"], visitors, agents, servers, baseline=baseline, step=f"{name[0]}{number}"
         )
         steps.append(result)
         print(f"  {name} {describe(result)}", flush=True)
@@ -451,7 +483,7 @@ def describe(result: dict) -> str:
     return (
         f"{result['rate']:>5}/s: achieved {result['achieved_rate']}/s, lost {result['lost']}, "
         f"refused {result['refused']}, doubled {result['doubled']}, v→a p99 {result['visitor_to_agent_ms']['p99']} ms, "
-        f"a→v p99 {result['agent_to_visitor_ms']['p99']} ms"
+        f"a→v p99 {result['agent_to_visitor_ms']['p99']} ms, cores {result['cores']}"
     )
 
 
@@ -517,7 +549,7 @@ async def helpdesk_run(config, servers, cookies) -> dict:
     for visitor in visitors:
         visitor.seen_ids.clear()
     storm_result = await run_step(
-        storm_rate, config["step_seconds"], visitors, agents, baseline=False, step="storm", storm=storm
+        storm_rate, config["step_seconds"], visitors, agents, servers, baseline=False, step="storm", storm=storm
     )
     raw_doubles = sum(count - 1 for v in visitors for count in v.seen_ids.values() if count > 1)
     storm_result["raw_duplicate_frames"] = raw_doubles

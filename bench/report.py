@@ -109,8 +109,9 @@ def chat_load_rows(result: dict) -> list[str]:
     rows += [
         "",
         "| load step | sent | lost | refused | doubled "
-        "| visitor→agent p50 / p95 / p99 | agent→visitor p50 / p95 / p99 |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| visitor→agent p50 / p95 / p99 | agent→visitor p50 / p95 / p99 "
+        "| cores busy: servers / PostgreSQL / Redis / load generator / whole machine |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     steps = [("helpdesk", step) for step in result["helpdesk"]["steps"]]
     steps.append(("helpdesk, reconnect storm", result["helpdesk"]["storm"]))
@@ -119,9 +120,16 @@ def chat_load_rows(result: dict) -> list[str]:
         rows.append(
             f"| {name} {fmt(step['rate'])}/s | {fmt(step['sent'])} | {fmt(step['lost'])} "
             f"| {fmt(step.get('refused'))} | {fmt(step['doubled'])} "
-            f"| {latency(step['visitor_to_agent_ms'])} | {latency(step['agent_to_visitor_ms'])} |"
+            f"| {latency(step['visitor_to_agent_ms'])} | {latency(step['agent_to_visitor_ms'])} "
+            f"| {busy_cores(step.get('cores'))} |"
         )
     return rows
+
+
+def busy_cores(cores: dict | None) -> str:
+    if not cores:
+        return "–"
+    return " / ".join(fmt(cores[part]) for part in ("servers", "postgresql", "redis", "generator", "machine"))
 
 
 def latency(ms: dict) -> str:
