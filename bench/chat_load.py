@@ -386,7 +386,8 @@ def cpu_seconds(servers) -> dict:
     """CPU seconds used so far: by the server processes, the load generator (this process), each
     PostgreSQL and Redis process (by pid: a process that starts later counts from zero), and the whole
     machine (busy time over all cores, whoever used it)."""
-    used = {"servers": sum(server.cpu() for server in servers), "generator": sum(psutil.Process().cpu_times()[:2])}
+    used = {("servers", n): server.cpu() for n, server in enumerate(servers)}
+    used["generator"] = sum(psutil.Process().cpu_times()[:2])
     for process in psutil.process_iter(["name", "cpu_times"]):
         for part, name in SERVICES.items():
             if process.info["name"] == name and process.info["cpu_times"] is not None:
@@ -398,12 +399,16 @@ def cpu_seconds(servers) -> dict:
 
 
 def cores(before: dict, after: dict, seconds: float) -> dict:
-    """The cores each part kept busy between two `cpu_seconds`, on average."""
+    """The cores each part kept busy between two `cpu_seconds`, on average; `per_server` the servers'
+    one by one (the visitors' process first): a process runs its Python on one core at a time."""
     parts = {"servers": 0.0, **dict.fromkeys(SERVICES, 0.0), "generator": 0.0, "machine": 0.0}
+    per_server = []
     for key, used in after.items():
         part = key[0] if isinstance(key, tuple) else key
         parts[part] += used - before.get(key, 0.0)
-    return {part: round(used / seconds, 2) for part, used in parts.items()}
+        if part == "servers":
+            per_server.append(round((used - before[key]) / seconds, 2))
+    return {**{part: round(used / seconds, 2) for part, used in parts.items()}, "per_server": per_server}
 
 
 async def run_step(

@@ -110,7 +110,7 @@ def chat_load_rows(result: dict) -> list[str]:
         "",
         "| load step | sent | lost | refused | doubled "
         "| visitor→agent p50 / p95 / p99 | agent→visitor p50 / p95 / p99 "
-        "| cores busy: servers / PostgreSQL / Redis / load generator / whole machine |",
+        "| cores busy: servers (visitors' + agents') / PostgreSQL / Redis / load generator / whole machine |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     steps = [("helpdesk", step) for step in result["helpdesk"]["steps"]]
@@ -129,7 +129,10 @@ def chat_load_rows(result: dict) -> list[str]:
 def busy_cores(cores: dict | None) -> str:
     if not cores:
         return "–"
-    return " / ".join(fmt(cores[part]) for part in ("servers", "postgresql", "redis", "generator", "machine"))
+    servers = fmt(cores["servers"])
+    if cores.get("per_server"):
+        servers += f" ({' + '.join(fmt(each) for each in cores['per_server'])})"
+    return " / ".join([servers, *(fmt(cores[part]) for part in ("postgresql", "redis", "generator", "machine"))])
 
 
 def latency(ms: dict) -> str:
