@@ -15,9 +15,11 @@ sustained (nothing lost, refused or doubled, and a p99 within a second: deliveri
 doubled messages (counted at the receivers), messages the server refused with an error frame, memory
 per idle visitor socket and the CPU of keeping idle sockets (each pings as the chat box does, every
 20 s), the chat box's gzipped size on the visitor's page, server CPU per message (helpdesk and
-baseline), the helpdesk's sustained rate as a share of the baseline's, and a reconnect storm (half the
-visitors dropped and reconnected mid-load, at a rate the helpdesk sustains). Results go to
-bench/results/chat_load.json; `python bench/report.py` puts them in the README.
+baseline), the cores each part kept busy at each step (each server process, PostgreSQL, Redis, the
+load generator and the whole machine), the helpdesk's sustained rate as a share of the baseline's, and
+a reconnect storm (half the visitors dropped and reconnected mid-load, at a rate the helpdesk
+sustains). Results go to bench/results/chat_load.json; `python bench/report.py` puts them in the
+README.
 """
 
 import argparse
