@@ -155,6 +155,10 @@ def skips_duplicates() -> bool:
     return connection.vendor == "postgresql"
 
 
+# The end of a statement whose WITH has `new` (the new row's key) and `changed` (the stored rows written).
+_NEW_AND_CHANGED = "SELECT (SELECT * FROM new), (SELECT count(*) FROM changed)"
+
+
 def insert_and_update(new: Model, changed: Model, fields: list[str], *, unless_duplicate: bool = False) -> bool:
     """Store a new row and write these fields of a stored row, as `insert` and `update` do, within the
     caller's transaction. On PostgreSQL that is one statement (a data-modifying WITH): one round trip
@@ -175,13 +179,20 @@ def insert_and_update(new: Model, changed: Model, fields: list[str], *, unless_d
         skip, only_if_new = " ON CONFLICT DO NOTHING", " AND EXISTS (SELECT 1 FROM new)"
     else:
         skip = only_if_new = ""
+    return _store_new_and_changed(
+        f"WITH new AS ({inserting.into}{inserting.row}{skip}{inserting.returning}), "
+        f"changed AS ({updating}{only_if_new} RETURNING 1) {_NEW_AND_CHANGED}",
+        _values(new, inserting.fields, adding=True) + update_params,
+        new,
+        changed,
+    )
+
+
+def _store_new_and_changed(sql: str, params: list, new: Model, changed: Model) -> bool:
+    """Runs a statement ending in `_NEW_AND_CHANGED`: False when it stored no new row (and so changed
+    nothing), else the new row has its key."""
     with preparing_cursor() as cursor:
-        cursor.execute(
-            f"WITH new AS ({inserting.into}{inserting.row}{skip}{inserting.returning}), "
-            f"changed AS ({updating}{only_if_new} RETURNING 1) "
-            "SELECT (SELECT * FROM new), (SELECT count(*) FROM changed)",
-            _values(new, inserting.fields, adding=True) + update_params,
-        )
+        cursor.execute(sql, params)
         key, updated = cursor.fetchone()
     if key is None:
         return False
@@ -214,15 +225,7 @@ def insert_and_update_if_unchanged(new: Model, changed: Model, fields: list[str]
     sql, new_fields, changed_fields = _if_unchanged_statement(type(new), type(changed), tuple(dict.fromkeys(fields)))
     params = [changed.pk, version, *_values(new, new_fields, adding=True)]
     params += [*_values(changed, changed_fields, adding=False), changed.pk]
-    with preparing_cursor() as cursor:
-        cursor.execute(sql, params)
-        key, updated = cursor.fetchone()
-    if key is None:
-        return False
-    if updated != 1:  # cannot be: the statement holds the row locked
-        raise _not_found(changed)
-    _stored(new, key)
-    return True
+    return _store_new_and_changed(sql, params, new, changed)
 
 
 @functools.cache
@@ -236,8 +239,7 @@ def _if_unchanged_statement(new_model: type[Model], changed_model: type[Model], 
         f"WITH unchanged AS (SELECT 1 FROM {table} t WHERE t.{pk} = %s AND {version_sql('t')} = %s FOR UPDATE), "
         f"new AS ({inserting.into.removesuffix('VALUES ')}SELECT {typed} FROM unchanged "
         f"ON CONFLICT DO NOTHING{inserting.returning}), "
-        f"changed AS ({updating} AND EXISTS (SELECT 1 FROM new) RETURNING 1) "
-        "SELECT (SELECT * FROM new), (SELECT count(*) FROM changed)"
+        f"changed AS ({updating} AND EXISTS (SELECT 1 FROM new) RETURNING 1) {_NEW_AND_CHANGED}"
     )
     return sql, inserting.fields, changed_fields
 
