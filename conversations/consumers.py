@@ -7,6 +7,8 @@ connection stays open. Events from the rest of the system arrive through the cha
 `conversations.realtime` as `frame.send` messages and are passed on as they are.
 """
 
+import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -38,6 +40,8 @@ NOT_AUTHENTICATED = 4001
 # A visitor is idle after VISITOR_IDLE_AFTER (ten minutes by default) without doing anything; a chat
 # box records their activity at most this often, not on every message and keystroke.
 ACTIVITY_RECORD_SECONDS = 30
+# A dashboard's frames being handled or waiting for their turn; beyond this it reads no more of them.
+DASHBOARD_FRAMES_AT_ONCE = 16
 
 
 class RateLimiter:
@@ -117,6 +121,41 @@ def message_frames(conversation_id: int, after_id: int | None, *, public: bool, 
     return frames
 
 
+class Lanes:
+    """Runs a socket's frames side by side, one after another within a lane (a conversation), at most
+    `limit` of them accepted and not done; `run` waits for a place beyond that."""
+
+    def __init__(self, limit: int):
+        self._places = asyncio.Semaphore(limit)
+        self._last: dict = {}  # lane -> the task of the lane's latest frame
+        self._tasks: set[asyncio.Task] = set()
+
+    async def run(self, lane, handler, *args):
+        """Start `handler(*args)` once the lane's earlier frames are done."""
+        await self._places.acquire()
+        task = asyncio.create_task(self._after(self._last.get(lane), handler, args))
+        self._last[lane] = task
+        self._tasks.add(task)
+        task.add_done_callback(lambda done: self._done(lane, done))
+
+    @staticmethod
+    async def _after(earlier: asyncio.Task | None, handler, args):
+        if earlier is not None:
+            await asyncio.wait([earlier])
+        await handler(*args)
+
+    def _done(self, lane, task: asyncio.Task):
+        self._tasks.discard(task)
+        self._places.release()
+        if self._last.get(lane) is task:
+            del self._last[lane]
+
+    async def finish(self):
+        """Wait until every frame accepted is done."""
+        while self._tasks:
+            await asyncio.wait(set(self._tasks))
+
+
 class JsonProtocolConsumer(AsyncWebsocketConsumer):
     """Parsing, dispatch and error frames shared by both endpoints."""
 
@@ -134,17 +173,24 @@ class JsonProtocolConsumer(AsyncWebsocketConsumer):
         await handler(message)
 
     async def receive(self, text_data=None, bytes_data=None):
-        frame = None
         try:
             frame = self._parse(text_data)
-            handler = getattr(self, self.handlers[frame["type"]])
-            await handler(frame)
+        except ServiceError as error:
+            with contextlib.suppress(ClientDisconnected):
+                await self.send_error(error, None)
+            return
+        await self.handle(frame)
+
+    async def handle(self, frame: dict):
+        """Run the frame's handler; whatever goes wrong is answered with an error frame."""
+        try:
+            await getattr(self, self.handlers[frame["type"]])(frame)
         except ServiceError as error:
             await self.send_error(error, frame)
         except ClientDisconnected:
             pass  # the socket closed while its frame was handled: the work is stored, the answer has no reader
         except Exception:
-            logger.exception("Websocket frame failed: %s", (frame or {}).get("type"))
+            logger.exception("Websocket frame failed: %s", frame["type"])
             await self.send_error(ServiceError(_("Something went wrong on our side; try again.")), frame, code="server")
 
     def _parse(self, text_data) -> dict:
@@ -493,6 +539,7 @@ class AgentConsumer(JsonProtocolConsumer):
 
     async def connect(self):
         self.groups = []
+        self.lanes = Lanes(DASHBOARD_FRAMES_AT_ONCE)
         self.agent = self.scope.get("user")
         if not is_same_origin(self.scope) and origin_of(header(self.scope, b"origin")) not in {
             origin_of(origin) for origin in settings.CSRF_TRUSTED_ORIGINS
@@ -515,6 +562,20 @@ class AgentConsumer(JsonProtocolConsumer):
             "agent": agent_payload(self.agent) | {"role": self.agent.role, "status": self.agent.status},
             "counts": selectors.inbox_counts(self.agent),
         }
+
+    async def handle(self, frame: dict):
+        """A dashboard's frames run side by side, each conversation's in the order they came, so that
+        one reply waiting for the database holds up neither the agent's other conversations nor the
+        live frames of everybody else's messages (the socket reads its events meanwhile)."""
+        conversation_id = frame.get("conversation_id")
+        lane = conversation_id if type(conversation_id) is int else None
+        await self.lanes.run(lane, super().handle, frame)
+
+    async def websocket_disconnect(self, message):
+        # Whatever the agent sent before closing is still stored, and a conversation watched at the last
+        # moment has joined its groups before the socket leaves them.
+        await self.lanes.finish()
+        await super().websocket_disconnect(message)
 
     async def disconnect(self, code):
         for group in list(self.groups):

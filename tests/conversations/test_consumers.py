@@ -604,6 +604,96 @@ async def test_chat_goes_on_while_the_process_shared_sync_thread_is_busy(online_
     await agent_ws.disconnect()
 
 
+@pytest.fixture
+def replies_held(monkeypatch):
+    """Replies whose body starts with "held" wait in the database work until the event is set."""
+    release = threading.Event()
+    create = services.agent_message_create
+
+    def held(**kwargs):
+        if kwargs["body"].startswith("held"):
+            release.wait(5)
+        return create(**kwargs)
+
+    monkeypatch.setattr(services, "agent_message_create", held)
+    yield release
+    release.set()
+
+
+def reply(conversation, client_id, body):
+    return {"type": "message.send", "conversation_id": conversation.pk, "client_id": client_id, "body": body}
+
+
+async def test_a_reply_waiting_for_the_database_holds_up_neither_other_conversations_nor_live_frames(
+    online_agent, replies_held
+):
+    slow, other = await sync_to_async(ConversationFactory.create_batch)(2)
+    agent_ws = await agent_socket(online_agent)
+    visitor_ws, _ = await visitor_socket()
+
+    await agent_ws.send_json_to(reply(slow, "a1", "held: let me check"))
+    other_ack = await send(agent_ws, reply(other, "b1", "Here you are"), "message.ack")
+    await send(visitor_ws, {"type": "message.send", "client_id": "v1", "body": "Anyone?"}, "message.ack")
+    live = await receive_type(agent_ws, "message.created")
+    replies_held.set()
+    slow_ack = await receive_type(agent_ws, "message.ack")
+
+    assert other_ack["conversation_id"] == other.pk
+    assert live["message"]["body"] in ("Here you are", "Anyone?")
+    assert (slow_ack["client_id"], slow_ack["conversation_id"]) == ("a1", slow.pk)
+    await visitor_ws.disconnect()
+    await agent_ws.disconnect()
+
+
+async def test_replies_to_one_conversation_are_stored_in_the_order_sent(online_agent, replies_held):
+    conversation = await sync_to_async(ConversationFactory)()
+    agent_ws = await agent_socket(online_agent)
+
+    await agent_ws.send_json_to(reply(conversation, "a1", "held: first"))
+    await agent_ws.send_json_to(reply(conversation, "a2", "second"))
+    nothing_yet = await agent_ws.receive_nothing(timeout=0.3)
+    replies_held.set()
+    acks = [await receive_type(agent_ws, "message.ack"), await receive_type(agent_ws, "message.ack")]
+
+    assert nothing_yet
+    assert [ack["client_id"] for ack in acks] == ["a1", "a2"]
+    bodies = Message.objects.filter(conversation=conversation).order_by("id").values_list("body", flat=True)
+    assert [body async for body in bodies] == ["held: first", "second"]
+    await agent_ws.disconnect()
+
+
+async def test_a_reply_sent_just_before_the_dashboard_closes_is_stored(online_agent, replies_held):
+    conversation = await sync_to_async(ConversationFactory)()
+    agent_ws = await agent_socket(online_agent)
+    await agent_ws.send_json_to(reply(conversation, "a1", "held: bye"))
+    await asyncio.sleep(0.1)
+    threading.Timer(0.2, replies_held.set).start()
+
+    await agent_ws.disconnect(timeout=3)
+
+    assert await Message.objects.filter(conversation=conversation, body="held: bye").aexists()
+
+
+async def test_a_dashboard_reads_no_more_frames_while_its_limit_of_frames_is_unfinished(
+    online_agent, replies_held, monkeypatch
+):
+    from conversations import consumers
+
+    monkeypatch.setattr(consumers, "DASHBOARD_FRAMES_AT_ONCE", 2)
+    first, second = await sync_to_async(ConversationFactory.create_batch)(2)
+    agent_ws = await agent_socket(online_agent)
+
+    await agent_ws.send_json_to(reply(first, "a1", "held: one"))
+    await agent_ws.send_json_to(reply(second, "b1", "held: two"))
+    await agent_ws.send_json_to({"type": "ping"})
+    unanswered = await agent_ws.receive_nothing(timeout=0.3)
+    replies_held.set()
+
+    assert unanswered
+    assert await receive_type(agent_ws, "pong")
+    await agent_ws.disconnect()
+
+
 async def test_the_group_a_conversation_leaves_hears_of_the_transfer():
     sales = await sync_to_async(AgentGroupFactory)(name="Sales")
     support = await sync_to_async(AgentGroupFactory)(name="Support")
