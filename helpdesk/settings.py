@@ -108,8 +108,11 @@ TEMPLATES = [
 
 # --- Database -----------------------------------------------------------------------------------
 # Threads that run the websockets' database work in one process (helpdesk.asyncdb), each with a pooled
-# connection while it works: sockets wait for a free one, so this bounds their connections.
-DATABASE_THREADS = env_int("DATABASE_THREADS", 8)
+# connection while it works: sockets wait for a free one, so this bounds their connections. Few: they
+# share the process's interpreter lock with its event loop, and every round trip a thread makes ends in
+# a wait for the lock; with 8, a process under load spent more CPU per message and kept up with less
+# (README, "Benchmarks").
+DATABASE_THREADS = env_int("DATABASE_THREADS", 4)
 # Threads that serve HTTP requests in one process (helpdesk.http_threads): requests wait for a free one,
 # so this bounds the connections HTTP uses.
 HTTP_THREADS = env_int("HTTP_THREADS", 10)
