@@ -634,12 +634,13 @@ async def test_a_reply_waiting_for_the_database_holds_up_neither_other_conversat
     await agent_ws.send_json_to(reply(slow, "a1", "held: let me check"))
     other_ack = await send(agent_ws, reply(other, "b1", "Here you are"), "message.ack")
     await send(visitor_ws, {"type": "message.send", "client_id": "v1", "body": "Anyone?"}, "message.ack")
-    live = await receive_type(agent_ws, "message.created")
+    while (live := await receive_type(agent_ws, "message.created"))["message"]["body"] != "Anyone?":
+        pass  # the dashboard's own reply to the other conversation comes first
     replies_held.set()
     slow_ack = await receive_type(agent_ws, "message.ack")
 
     assert other_ack["conversation_id"] == other.pk
-    assert live["message"]["body"] in ("Here you are", "Anyone?")
+    assert live["message"]["author"] == "visitor"
     assert (slow_ack["client_id"], slow_ack["conversation_id"]) == ("a1", slow.pk)
     await visitor_ws.disconnect()
     await agent_ws.disconnect()
