@@ -6,8 +6,10 @@ round trips wait behind every other socket's, and a process stores at most one m
 Here the work runs on a pool of `DATABASE_THREADS` threads. Each call runs in a copy of the socket's
 context, as Channels runs it, so it takes a connection from the process's pool (PostgreSQL) and gives it
 back when it ends: the threads bound how many connections the sockets use at once.
-A socket still handles its frames one after another (a consumer awaits each), and row locks order
-concurrent changes to one conversation, as they already must across processes.
+A chat box handles its frames one after another; a dashboard runs its frames side by side, each
+conversation's in order (`conversations.consumers.Lanes`). Row locks order concurrent changes to one
+conversation, as they already must across processes. Few threads: they share the interpreter lock with
+the event loop (`DATABASE_THREADS`).
 """
 
 from concurrent.futures import ThreadPoolExecutor
