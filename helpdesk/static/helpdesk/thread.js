@@ -154,11 +154,14 @@ export class ConversationThread {
     }
   }
 
-  // A message already shown whose delivery changed: the server renders it again, in place.
+  // A message whose delivery changed: the server renders it again, in place. One not shown yet may be on
+  // its way in a fetch that read it before the change, so it is rendered again once that fetch is in.
   async refreshMessage(messageId) {
     const id = this.conversationId;
-    const shown = document.getElementById(`message-${messageId}`);
-    if (!shown) return this.catchUp();
+    if (!document.getElementById(`message-${messageId}`)) {
+      await this.catchUp();
+      if (!document.getElementById(`message-${messageId}`)) return; // the follow-up fetch reads it as changed
+    }
     const response = await fetch(`/conversations/${id}/messages/${messageId}/`);
     if (!response.ok || this.conversationId !== id) return;
     const template = document.createElement("template");
