@@ -395,8 +395,7 @@ def cpu_seconds(servers) -> dict:
             if process.info["name"] == name and process.info["cpu_times"] is not None:
                 used[part, process.pid] = sum(process.info["cpu_times"][:2])
     machine = psutil.cpu_times()
-    used["machine"] = machine.user + machine.system + getattr(machine, "nice", 0) + getattr(machine, "irq", 0)
-    used["machine"] += getattr(machine, "softirq", 0)
+    used["machine"] = sum(getattr(machine, busy, 0) for busy in ("user", "system", "nice", "irq", "softirq"))
     return used
 
 
