@@ -7,9 +7,9 @@ database threads run them, in a live chat (agents online, each visitor answered 
     python bench/services_cpu.py [--messages N] [--rounds R] [--profile]
 
 The chat benchmark's figures move with the machine's other load by more than a change to a service
-does; these move less, and the counts not at all. Compare alternating runs of two versions. It uses a
-fresh database `BENCH_DATABASE`_services and database 14 of `BENCH_REDIS_URL`'s server, which it
-flushes.
+does; these move less, and the counts not at all. Compare alternating runs of two versions. It makes a
+fresh database named as `BENCH_DATABASE` with `_services` after it (helpdesk_bench_services), and uses
+database 14 of `BENCH_REDIS_URL`'s server, which it flushes.
 """
 
 import argparse
