@@ -161,6 +161,12 @@ def _online_spans_follow(agent: Agent) -> None:
         AgentOnlineSpan.objects.create(agent=agent, started_at=now, until=until)
 
 
+def agent_online_spans_purge(*, older_than: timedelta) -> int:
+    """Forget when agents were online longer ago than `older_than`: spans that ended before then."""
+    deleted, _ = AgentOnlineSpan.objects.filter(until__lt=timezone.now() - older_than).delete()
+    return deleted
+
+
 # --- API keys -----------------------------------------------------------------------------------
 API_KEY_PREFIX_LENGTH = 12
 API_KEY_LAST_USED_PRECISION = timedelta(minutes=1)

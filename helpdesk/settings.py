@@ -198,6 +198,13 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 # An agent counts as online while their dashboard keeps sending heartbeats within this many seconds.
 AGENT_PRESENCE_TTL = env_int("AGENT_PRESENCE_TTL", 90)
+# The record of when each agent was online (`AgentOnlineSpan`) is kept this many days, then deleted.
+# Notifications read it to decide, when a visitor leaves, who was online when they wrote.
+AGENT_ONLINE_SPANS_KEEP_DAYS = env_int("AGENT_ONLINE_SPANS_KEEP_DAYS", 30)
+CELERY_BEAT_SCHEDULE["helpdesk-purge-online-spans"] = {
+    "task": "helpdesk.tasks.purge_online_spans",
+    "schedule": 24 * 3600.0,
+}
 
 # --- Internationalisation ----------------------------------------------------------------------
 LANGUAGE_CODE = "en"

@@ -35,3 +35,14 @@ def test_embedded_worker_runs_delayed_tasks_inside_the_server_process():
     )
 
     assert result.stdout.strip() == "ran", result.stderr[-2000:]
+
+
+def test_every_periodic_task_names_a_task_the_worker_knows():
+    """A misspelt name in the beat schedule fails only when its time comes, in the worker's log."""
+    from django.conf import settings
+
+    from helpdesk.celery import app
+
+    app.loader.import_default_modules()  # what a worker does at start: finds each app's tasks module
+
+    assert [entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values() if entry["task"] not in app.tasks] == []
