@@ -190,7 +190,8 @@ def notification_conversation_resolved(*, conversation_id: int) -> None:
 def notification_visitor_left(*, visitor_id: int) -> list[int]:
     """The visitor left the website: their visit's offline messages are over (a message on a later
     visit is a new episode), and each open conversation they wrote in after the last agent reply, while
-    someone was online, was missed. Returns the episodes to check now."""
+    someone was online, was missed (an offline message whose own check was lost is sent now too).
+    Returns the episodes to check now."""
     now = timezone.now()
     Episode.objects.filter(
         conversation__visitor_id=visitor_id,
@@ -201,7 +202,7 @@ def notification_visitor_left(*, visitor_id: int) -> list[int]:
     missed = [
         episode
         for conversation in selectors.conversations_possibly_missed(visitor_id=visitor_id)
-        if (episode := _missed_episode_start(conversation, now)) is not None
+        if (episode := _unnotified_episode_start(conversation, now)) is not None
     ]
     # Missed conversations whose visitor came back before their email went out waited for this.
     waiting = list(selectors.missed_episodes_waiting(visitor_id=visitor_id))
@@ -211,17 +212,30 @@ def notification_visitor_left(*, visitor_id: int) -> list[int]:
     return sorted(episode.pk for episode in missed + waiting)
 
 
-def _missed_episode_start(conversation: Conversation, now) -> Episode | None:
+def _unnotified_episode_start(conversation: Conversation, now) -> Episode | None:
     """The missed-conversation episode of the visitor's first unanswered message, due now, for the
-    agents online when it was written (`agent_ids_online_for`); None when there is none."""
+    agents online when it was written (`agent_ids_online_for`); None when there is none.
+
+    When nobody was online then, the message should have started an offline-message episode, which
+    would cover it. That it did not means its check was lost (the process died after the commit, or
+    the check failed): the offline message is emailed now, for the agents who could answer, rather
+    than never."""
     first = selectors.first_unnotified_message(conversation)
     if first is None:
         return None
     online = agents_online_at_with_membership(first.created_at, conversation.group_id)
     recipients = selectors.agent_ids_online_for(conversation, online)
-    if not recipients:
-        return None  # nobody was online: the message started an offline-message episode then
-    episode = Episode(conversation=conversation, start_message=first, kind=Episode.Kind.MISSED, due_at=now)
+    if recipients:
+        episode = Episode(conversation=conversation, start_message=first, kind=Episode.Kind.MISSED, due_at=now)
+    else:
+        recipients = list(selectors.agents_who_could_answer(conversation).values_list("pk", flat=True))
+        episode = Episode(
+            conversation=conversation,
+            start_message=first,
+            kind=Episode.Kind.OFFLINE_MESSAGE,
+            due_at=now,
+            ended_at=now,  # the visit it belongs to is over
+        )
     try:
         rows.insert_with(episode, "episode", [EpisodeRecipient(agent_id=agent_id) for agent_id in recipients])
     except IntegrityError:

@@ -521,6 +521,30 @@ def test_a_departure_this_app_never_heard_of_is_settled_by_the_sweep(clock, afte
     assert recipients(mailoutbox) == [agent.email]
 
 
+def test_an_offline_message_whose_check_was_lost_is_emailed_when_the_visitor_leaves(
+    clock, after_commit, vera, offline_agents, mailoutbox
+):
+    # Stored, but what follows its commit never ran: the process died right after it.
+    message = conversation_services.visitor_message_create(visitor=vera, body="Hello, is anyone there?")
+    assert not Episode.objects.exists()
+    clock.shift(timedelta(minutes=5))
+    sweep(after_commit)
+    assert mailoutbox == []
+
+    leaves(after_commit, clock, vera)
+
+    assert recipients(mailoutbox) == sorted(agent.email for agent in offline_agents)
+    assert all(mail.subject == "New message from Vera Visitor" for mail in mailoutbox)
+    assert "Hello, is anyone there?" in mailoutbox[0].body
+    episode = Episode.objects.get()
+    assert (episode.kind, episode.start_message_id) == (Episode.Kind.OFFLINE_MESSAGE, message.pk)
+    # Covered now: the sweep does not take her departure up again.
+    sweep(after_commit)
+    with after_commit():
+        settle_departures()
+    assert len(mailoutbox) == len(offline_agents)
+
+
 def test_both_events_are_published_for_webhooks(clock, after_commit, vera, agent, published, offline_agents):
     message = writes(after_commit, vera)
     leaves(after_commit, clock, vera)
