@@ -201,6 +201,8 @@ AGENT_PRESENCE_TTL = env_int("AGENT_PRESENCE_TTL", 90)
 # The record of when each agent was online (`AgentOnlineSpan`) is kept this many days, then deleted.
 # Notifications read it to decide, when a visitor leaves, who was online when they wrote.
 AGENT_ONLINE_SPANS_KEEP_DAYS = env_int("AGENT_ONLINE_SPANS_KEEP_DAYS", 30)
+if AGENT_ONLINE_SPANS_KEEP_DAYS < 1:
+    raise ImproperlyConfigured("AGENT_ONLINE_SPANS_KEEP_DAYS must be 1 or more: the spans of today are in use.")
 CELERY_BEAT_SCHEDULE["helpdesk-purge-online-spans"] = {
     "task": "helpdesk.tasks.purge_online_spans",
     "schedule": 24 * 3600.0,

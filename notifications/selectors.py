@@ -115,7 +115,8 @@ def open_episode(conversation_id) -> QuerySet[Episode]:
 
 def conversations_possibly_missed(*, visitor_id: int) -> QuerySet[Conversation]:
     """The visitor's open website conversations without a notification in progress: each one whose
-    visitor wrote after the last agent reply was missed, if someone was online then."""
+    visitor wrote after the last agent reply was missed, if someone was online then (if nobody was,
+    its offline message's check was lost)."""
     return Conversation.objects.filter(
         visitor_id=visitor_id, channel=Channel.WEB, status=Conversation.Status.OPEN
     ).exclude(Exists(open_episode(OuterRef("pk"))))

@@ -217,9 +217,10 @@ def _unnotified_episode_start(conversation: Conversation, now) -> Episode | None
     agents online when it was written (`agent_ids_online_for`); None when there is none.
 
     When nobody was online then, the message should have started an offline-message episode, which
-    would cover it. That it did not means its check was lost (the process died after the commit, or
-    the check failed): the offline message is emailed now, for the agents who could answer, rather
-    than never."""
+    would cover it. That it did not most likely means its check was lost (the process died after the
+    commit, or the check failed): the offline message is emailed now, for the agents who could answer,
+    rather than never. Not for a message older than the record of who was online
+    (`AGENT_ONLINE_SPANS_KEEP_DAYS`): who was online then is no longer known."""
     first = selectors.first_unnotified_message(conversation)
     if first is None:
         return None
@@ -227,6 +228,8 @@ def _unnotified_episode_start(conversation: Conversation, now) -> Episode | None
     recipients = selectors.agent_ids_online_for(conversation, online)
     if recipients:
         episode = Episode(conversation=conversation, start_message=first, kind=Episode.Kind.MISSED, due_at=now)
+    elif first.created_at < now - timedelta(days=settings.AGENT_ONLINE_SPANS_KEEP_DAYS):
+        return None
     else:
         recipients = list(selectors.agents_who_could_answer(conversation).values_list("pk", flat=True))
         episode = Episode(

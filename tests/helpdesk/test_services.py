@@ -173,30 +173,30 @@ def test_who_was_online_at_a_moment_is_who_was_online_then(agent, colleague):
         assert set(selectors.agents_online_at(moment).values_list("pk", flat=True)) == online, moment
 
 
-def test_records_of_when_agents_were_online_are_deleted_after_the_keeping_time(agent, colleague, settings):
+def test_records_of_when_agents_were_online_are_deleted_after_the_keeping_time(settings):
     from helpdesk.models import AgentOnlineSpan
     from helpdesk.tasks import purge_online_spans
 
     settings.AGENT_ONLINE_SPANS_KEEP_DAYS = 30
+    agent, colleague = AgentFactory(), AgentFactory()
     now = timezone.now()
-    with time_machine.travel(now - timedelta(days=31), tick=False):
-        services.agent_set_status(agent=agent, status=Agent.Status.ONLINE)
-        services.agent_set_status(agent=agent, status=Agent.Status.OFFLINE)
-    with time_machine.travel(now - timedelta(days=29), tick=False):
-        services.agent_set_status(agent=agent, status=Agent.Status.ONLINE)
-    with time_machine.travel(now - timedelta(days=40), tick=False):
-        services.agent_set_status(agent=colleague, status=Agent.Status.ONLINE)
+
+    def span(agent, started_days_ago, ended_days_ago):
+        return AgentOnlineSpan.objects.create(
+            agent=agent, started_at=now - timedelta(days=started_days_ago), until=now - timedelta(days=ended_days_ago)
+        )
+
+    span(agent, 32, 31)
+    ended_within = span(agent, 31, 29)
+    online_for_weeks = span(colleague, 40, -0.001)  # still online: until is after now
+
     with time_machine.travel(now, tick=False):
-        services.agent_heartbeat(agent=Agent.objects.get(pk=colleague.pk))  # online all along: a new span now
         purge_online_spans.delay()
 
-    kept = AgentOnlineSpan.objects.order_by("started_at")
-    assert [(span.agent_id, span.started_at) for span in kept] == [
-        (agent.pk, now - timedelta(days=29)),
-        (colleague.pk, now),
-    ]
-    with time_machine.travel(now - timedelta(days=29, seconds=-10), tick=False):
-        assert set(selectors.agents_online_at(timezone.now()).values_list("pk", flat=True)) == {agent.pk}
+    assert set(AgentOnlineSpan.objects.all()) == {ended_within, online_for_weeks}
+    with time_machine.travel(now - timedelta(days=31, hours=-1), tick=False):
+        online_then = set(selectors.agents_online_at(timezone.now()).values_list("pk", flat=True))
+    assert agent.pk in online_then
 
 
 def test_agent_who_chose_offline_is_offline_even_when_connected(agent):

@@ -48,6 +48,13 @@ def test_a_malformed_boolean_is_refused_with_its_name():
     assert "DEBUG must be" in result.stderr
 
 
+def test_keeping_no_record_of_who_is_online_today_is_refused():
+    result = start(AGENT_ONLINE_SPANS_KEEP_DAYS="0")
+
+    assert result.returncode != 0
+    assert "AGENT_ONLINE_SPANS_KEEP_DAYS must be 1 or more" in result.stderr
+
+
 def test_the_database_pool_holds_a_connection_for_every_thread_that_can_use_one():
     """More request threads than pooled connections would make requests wait, then fail after 30 s."""
     code = "from django.conf import settings; print(settings.DATABASES['default']['OPTIONS']['pool']['max_size'])"

@@ -538,11 +538,25 @@ def test_an_offline_message_whose_check_was_lost_is_emailed_when_the_visitor_lea
     assert "Hello, is anyone there?" in mailoutbox[0].body
     episode = Episode.objects.get()
     assert (episode.kind, episode.start_message_id) == (Episode.Kind.OFFLINE_MESSAGE, message.pk)
+    assert episode.ended_at is not None  # her next visit's messages are a new episode
     # Covered now: the sweep does not take her departure up again.
     sweep(after_commit)
     with after_commit():
         settle_departures()
     assert len(mailoutbox) == len(offline_agents)
+
+
+def test_a_lost_check_older_than_the_record_of_who_was_online_is_not_guessed(
+    clock, after_commit, vera, offline_agents, mailoutbox, settings
+):
+    settings.AGENT_ONLINE_SPANS_KEEP_DAYS = 30
+    conversation_services.visitor_message_create(visitor=vera, body="Hello, is anyone there?")  # check lost
+    clock.shift(timedelta(days=31))
+
+    leaves(after_commit, clock, vera)
+
+    assert mailoutbox == []
+    assert not Episode.objects.exists()
 
 
 def test_both_events_are_published_for_webhooks(clock, after_commit, vera, agent, published, offline_agents):
