@@ -11,6 +11,7 @@ import warnings
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -174,6 +175,10 @@ CELERY_TASK_IGNORE_RESULT = True
 # Without a broker of its own the server process runs the worker (and beat) in threads.
 CELERY_EMBEDDED_WORKER = env_bool("CELERY_EMBEDDED_WORKER", not REDIS_URL)
 CELERY_BEAT_SCHEDULE: dict = {}
+# The daily purges run at a time of day, not every 24 hours: beat counts an interval from its own
+# start, so a server restarted more often than daily would never purge (the embedded beat keeps no
+# record of its last runs).
+DAILY_AT_NIGHT = crontab(hour=3, minute=30)
 
 # --- Email -------------------------------------------------------------------------------------
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
@@ -205,7 +210,7 @@ if AGENT_ONLINE_SPANS_KEEP_DAYS < 1:
     raise ImproperlyConfigured("AGENT_ONLINE_SPANS_KEEP_DAYS must be 1 or more: the spans of today are in use.")
 CELERY_BEAT_SCHEDULE["helpdesk-purge-online-spans"] = {
     "task": "helpdesk.tasks.purge_online_spans",
-    "schedule": 24 * 3600.0,
+    "schedule": DAILY_AT_NIGHT,
 }
 
 # --- Internationalisation ----------------------------------------------------------------------
@@ -269,7 +274,7 @@ CELERY_BEAT_SCHEDULE["visitors-settle-departures"] = {
 }
 CELERY_BEAT_SCHEDULE["visitors-purge-recordings"] = {
     "task": "visitors.tasks.purge_recordings",
-    "schedule": 24 * 3600.0,
+    "schedule": DAILY_AT_NIGHT,
 }
 
 # --- Email channel -------------------------------------------------------------------------------
@@ -297,7 +302,7 @@ FACEBOOK_RETRY_BACKOFF = env_int("FACEBOOK_RETRY_BACKOFF", 30)
 FACEBOOK_WEBHOOK_KEEP_DAYS = env_int("FACEBOOK_WEBHOOK_KEEP_DAYS", 30)
 CELERY_BEAT_SCHEDULE["channels_fb.purge_webhook_deliveries"] = {
     "task": "channels_fb.tasks.purge_webhook_deliveries",
-    "schedule": 24 * 60 * 60,
+    "schedule": DAILY_AT_NIGHT,
 }
 # --- REST API and outbound webhooks ------------------------------------------------------------
 INSTALLED_APPS += ["drf_spectacular", "drf_spectacular_sidecar"]

@@ -46,3 +46,28 @@ def test_every_periodic_task_names_a_task_the_worker_knows():
     app.loader.import_default_modules()  # what a worker does at start: finds each app's tasks module
 
     assert [entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values() if entry["task"] not in app.tasks] == []
+
+
+def test_the_daily_purges_run_once_a_day_though_the_server_restarts_every_few_hours():
+    """Beat keeps no record of its last runs on the embedded default: each restart starts afresh."""
+    from datetime import UTC, datetime, timedelta
+
+    import time_machine
+    from celery.schedules import maybe_schedule
+    from django.conf import settings
+
+    from helpdesk.celery import app
+
+    purges = {name: entry for name, entry in settings.CELERY_BEAT_SCHEDULE.items() if ".purge_" in entry["task"]}
+    assert len(purges) >= 3
+    for name, entry in purges.items():
+        schedule = maybe_schedule(entry["schedule"], app=app)
+        runs = []
+        for restart in range(8):  # every 6 hours for two days
+            started = last_run = datetime(2026, 12, 1, 0, 5, tzinfo=UTC) + timedelta(hours=6 * restart)
+            for minute in range(0, 6 * 60, 5):
+                with time_machine.travel(started + timedelta(minutes=minute), tick=False):
+                    if schedule.is_due(last_run).is_due:
+                        last_run = datetime.now(UTC)
+                        runs.append(last_run)
+        assert len(runs) == 2, (name, runs)
