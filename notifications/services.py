@@ -135,6 +135,22 @@ def _open_episode_and_agents_online(
     return episode, sorted((key, bool(member)) for which, key, member in found if which == 1)
 
 
+def _offline_message_episode(
+    conversation: Conversation, message_id: int, *, due_at, ended_at=None
+) -> tuple[Episode, list[EpisodeRecipient]]:
+    """An offline-message episode from the visitor's message `message_id`, unsaved, with a recipient
+    for every agent who could answer."""
+    episode = Episode(
+        conversation_id=conversation.pk,
+        start_message_id=message_id,
+        kind=Episode.Kind.OFFLINE_MESSAGE,
+        due_at=due_at,
+        ended_at=ended_at,
+    )
+    agent_ids = selectors.agents_who_could_answer(conversation).values_list("pk", flat=True)
+    return episode, [EpisodeRecipient(agent_id=agent_id) for agent_id in agent_ids]
+
+
 def _enqueue_check(episode: Episode, *, countdown: int = 0) -> None:
     from .tasks import send_notification
 
@@ -157,18 +173,15 @@ def notification_visitor_wrote(*, conversation: Conversation, message_id: int) -
         return open_episode.id
     if selectors.agent_ids_online_for(conversation, agents_online):
         return None  # someone online sees it; an answered episode is ended by its reply's own event
-    recipients = list(selectors.agents_who_could_answer(conversation).values_list("pk", flat=True))
     due_at = timezone.now() + timedelta(seconds=settings.NOTIFICATION_OFFLINE_DELAY)
-    episode = Episode(
-        conversation_id=conversation.pk, start_message_id=message_id, kind=Episode.Kind.OFFLINE_MESSAGE, due_at=due_at
-    )
+    episode, recipients = _offline_message_episode(conversation, message_id, due_at=due_at)
     try:
         # One statement (`rows.insert_with`) unless an answered episode must end first.
         with transaction.atomic() if open_episode is not None else contextlib.nullcontext():
             if open_episode is not None:
                 # An agent replied in between and that reply's own event has not arrived yet.
                 _end_episodes(conversation.pk, reason="answered", before_message_id=message_id)
-            rows.insert_with(episode, "episode", [EpisodeRecipient(agent_id=agent_id) for agent_id in recipients])
+            rows.insert_with(episode, "episode", recipients)
             _enqueue_check(episode, countdown=settings.NOTIFICATION_OFFLINE_DELAY)
     except IntegrityError:
         # Another process started it at the same moment.
@@ -225,22 +238,15 @@ def _unnotified_episode_start(conversation: Conversation, now) -> Episode | None
     if first is None:
         return None
     online = agents_online_at_with_membership(first.created_at, conversation.group_id)
-    recipients = selectors.agent_ids_online_for(conversation, online)
-    if recipients:
+    if agent_ids := selectors.agent_ids_online_for(conversation, online):
         episode = Episode(conversation=conversation, start_message=first, kind=Episode.Kind.MISSED, due_at=now)
+        recipients = [EpisodeRecipient(agent_id=agent_id) for agent_id in agent_ids]
     elif first.created_at < now - timedelta(days=settings.AGENT_ONLINE_SPANS_KEEP_DAYS):
         return None
-    else:
-        recipients = list(selectors.agents_who_could_answer(conversation).values_list("pk", flat=True))
-        episode = Episode(
-            conversation=conversation,
-            start_message=first,
-            kind=Episode.Kind.OFFLINE_MESSAGE,
-            due_at=now,
-            ended_at=now,  # the visit it belongs to is over
-        )
+    else:  # the visit it belongs to is over
+        episode, recipients = _offline_message_episode(conversation, first.pk, due_at=now, ended_at=now)
     try:
-        rows.insert_with(episode, "episode", [EpisodeRecipient(agent_id=agent_id) for agent_id in recipients])
+        rows.insert_with(episode, "episode", recipients)
     except IntegrityError:
         return None  # another process heard of the same departure
     return episode
